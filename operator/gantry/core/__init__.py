@@ -1,0 +1,1 @@
+"""Shared reconcile machinery with no knowledge of any AWS service or of kopf."""

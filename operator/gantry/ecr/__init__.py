@@ -1,0 +1,1 @@
+"""Amazon ECR: EcrRepository (and, later, pull secrets)."""

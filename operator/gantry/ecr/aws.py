@@ -1,0 +1,121 @@
+"""boto3 I/O for EcrRepository: read calls in `observe()`, one call per action in `apply()`.
+
+Handlers pass in a client from `core.aws.Clients`; every exception leaves this module as
+Retryable, Terminal or NotFound (via `core.errors.translate`). ECR's own error codes are
+registered below as data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gantry.core.errors import ErrorClass, NotFound, register_codes, translate
+from gantry.ecr.diff import Action, Observed
+
+SERVICE = "ecr"
+
+register_codes(
+    SERVICE,
+    {
+        "RepositoryNotFoundException": ErrorClass.NOT_FOUND,
+        "LifecyclePolicyNotFoundException": ErrorClass.NOT_FOUND,
+        "RepositoryPolicyNotFoundException": ErrorClass.NOT_FOUND,
+        "ImageNotFoundException": ErrorClass.NOT_FOUND,
+        "RepositoryAlreadyExistsException": ErrorClass.TERMINAL,
+        "RepositoryNotEmptyException": ErrorClass.TERMINAL,
+        "InvalidTagParameterException": ErrorClass.TERMINAL,
+        "TooManyTagsException": ErrorClass.TERMINAL,
+        "KmsException": ErrorClass.TERMINAL,
+        "LimitExceededException": ErrorClass.TERMINAL,
+        "ServerException": ErrorClass.RETRYABLE,
+    },
+)
+
+RECENT_IMAGES = 5
+
+
+def describe(client: Any, name: str) -> dict[str, Any] | None:
+    try:
+        with translate(SERVICE):
+            response = client.describe_repositories(repositoryNames=[name])
+    except NotFound:
+        return None
+    repositories = response.get("repositories") or []
+    return repositories[0] if repositories else None
+
+
+def observe(client: Any, name: str) -> Observed:
+    """Read the repository and its settings. Four reads when it exists, one when not."""
+    repository = describe(client, name)
+    if repository is None:
+        return Observed(repository=None)
+    return Observed(
+        repository=repository,
+        tags=_tags(client, repository["repositoryArn"]),
+        lifecycle_policy=_optional(
+            client.get_lifecycle_policy, "lifecyclePolicyText", repositoryName=name
+        ),
+        repository_policy=_optional(
+            client.get_repository_policy, "policyText", repositoryName=name
+        ),
+    )
+
+
+def _tags(client: Any, arn: str) -> dict[str, str]:
+    with translate(SERVICE):
+        response = client.list_tags_for_resource(resourceArn=arn)
+    return {t["Key"]: t["Value"] for t in response.get("tags", [])}
+
+
+def _optional(call: Any, key: str, **params: Any) -> str | None:
+    try:
+        with translate(SERVICE):
+            return str(call(**params)[key])
+    except NotFound:
+        return None
+
+
+def create(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    with translate(SERVICE):
+        repository: dict[str, Any] = client.create_repository(**params)["repository"]
+    return repository
+
+
+_OPERATIONS = {
+    "PutImageTagMutability": "put_image_tag_mutability",
+    "PutImageScanningConfiguration": "put_image_scanning_configuration",
+    "PutLifecyclePolicy": "put_lifecycle_policy",
+    "DeleteLifecyclePolicy": "delete_lifecycle_policy",
+    "SetRepositoryPolicy": "set_repository_policy",
+    "DeleteRepositoryPolicy": "delete_repository_policy",
+    "TagResource": "tag_resource",
+    "UntagResource": "untag_resource",
+}
+
+
+def apply(client: Any, action: Action) -> None:
+    """Perform one action. A delete of something already gone counts as done."""
+    try:
+        with translate(SERVICE):
+            getattr(client, _OPERATIONS[action.operation])(**action.params)
+    except NotFound:
+        if not action.operation.startswith("Delete"):
+            raise
+
+
+def images(client: Any, name: str) -> tuple[int, list[dict[str, Any]]]:
+    """How many images the repository holds, and the most recently pushed ones."""
+    details: list[dict[str, Any]] = []
+    with translate(SERVICE):
+        for page in client.get_paginator("describe_images").paginate(repositoryName=name):
+            details.extend(page.get("imageDetails", []))
+    details.sort(key=lambda d: str(d.get("imagePushedAt", "")), reverse=True)
+    return len(details), details[:RECENT_IMAGES]
+
+
+def delete(client: Any, name: str, force: bool) -> None:
+    try:
+        with translate(SERVICE):
+            client.delete_repository(repositoryName=name, force=force)
+    except NotFound:
+        return

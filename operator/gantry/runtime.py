@@ -1,0 +1,297 @@
+"""The shared kopf glue every kind's handlers go through.
+
+`run_reconcile()` and `run_delete()` wrap a kind's plain function: they serialise passes per
+object (kopf runs change handlers and timers concurrently), build the `Pass` the kind works
+with, translate its errors into conditions and kopf retries, write the whole status in one
+patch on every pass (failures included, with observedGeneration), post Events, and count the
+pass in the controller_runtime_* metrics.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import kopf
+import pydantic
+
+from gantry import API_GROUP, API_VERSION
+from gantry.core import metrics
+from gantry.core.aws import AwsSettings, Clients, identity_for
+from gantry.core.conditions import Outcome, Phase, report
+from gantry.core.crd import KindInfo
+from gantry.core.errors import GantryError, Terminal
+from gantry.core.ownership import Owner
+from gantry.core.reconcile import Event, Pass, Result
+from gantry.settings import SETTINGS, Settings
+
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_for(uid: str) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(uid, threading.Lock())
+
+
+def forget(uid: str) -> None:
+    with _locks_guard:
+        _locks.pop(uid, None)
+
+
+class StatusWriter:
+    """Immediate status patches through the Kubernetes API (kopf only patches at the end)."""
+
+    def __init__(self) -> None:
+        self._api: Any = None
+
+    def patch(self, info: KindInfo, namespace: str, name: str, fields: dict[str, Any]) -> None:
+        api = self._client()
+        body = {"status": fields}
+        if info.scope == "Namespaced":
+            api.patch_namespaced_custom_object_status(
+                API_GROUP, API_VERSION, namespace, info.plural, name, body
+            )
+        else:
+            api.patch_cluster_custom_object_status(API_GROUP, API_VERSION, info.plural, name, body)
+
+    def _client(self) -> Any:
+        if self._api is None:
+            import kubernetes
+
+            try:
+                kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
+            except kubernetes.config.ConfigException:
+                kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+            self._api = kubernetes.client.CustomObjectsApi()
+        return self._api
+
+
+CLIENTS = Clients(AwsSettings.from_env())
+STATUS_WRITER = StatusWriter()
+
+ReconcileFn = Callable[[Pass, Any], Result]
+
+
+def _make_pass(
+    info: KindInfo,
+    body: Mapping[str, Any],
+    logger: Any,
+    bindings: Mapping[str, Any],
+    region: str | None,
+    drift: bool,
+) -> Pass:
+    meta = body["metadata"]
+    namespace = meta.get("namespace") or ""
+    annotations = _binding_for(bindings, namespace)
+    identity = identity_for(annotations, region, CLIENTS.settings)
+    owner = Owner(SETTINGS.cluster_id, namespace, info.kind, meta["name"], meta.get("uid", ""))
+
+    def record(fields: dict[str, Any]) -> None:
+        STATUS_WRITER.patch(info, namespace, meta["name"], fields)
+
+    return Pass(body, logger, CLIENTS, identity, owner, drift, record)
+
+
+def _binding_for(bindings: Mapping[str, Any], namespace: str) -> dict[str, str]:
+    # A kopf index maps a key to a collection of values; one Namespace gives one value.
+    for value in bindings.get(namespace, ()) if namespace else ():
+        return dict(value)
+    return {}
+
+
+def run_reconcile(
+    info: KindInfo,
+    fn: ReconcileFn,
+    *,
+    body: Mapping[str, Any],
+    patch: Any,
+    logger: Any,
+    bindings: Mapping[str, Any],
+    drift: bool = False,
+) -> None:
+    """One pass: parse the spec, reconcile, report. Raises kopf.TemporaryError to retry."""
+    uid = body["metadata"].get("uid", "")
+    started = time.monotonic()
+    metrics.active_workers.labels(controller=info.controller).inc()
+    try:
+        with _lock_for(uid):
+            result, retry = _reconcile_once(info, fn, body, logger, bindings, drift)
+        _finish(info, body, patch, result, logger)
+    finally:
+        metrics.active_workers.labels(controller=info.controller).dec()
+        metrics.reconcile_time_seconds.labels(controller=info.controller).observe(
+            time.monotonic() - started
+        )
+    _count(info, result, retry)
+    if retry is not None:
+        raise kopf.TemporaryError(result.outcome.message, delay=retry)
+
+
+def _reconcile_once(
+    info: KindInfo,
+    fn: ReconcileFn,
+    body: Mapping[str, Any],
+    logger: Any,
+    bindings: Mapping[str, Any],
+    drift: bool,
+) -> tuple[Result, float | None]:
+    try:
+        spec = info.spec.model_validate(body.get("spec") or {})
+        work = _make_pass(info, body, logger, bindings, getattr(spec, "region", None), drift)
+        result = fn(work, spec)
+    except pydantic.ValidationError as exc:
+        return Result.stalled("InvalidSpec", _validation_message(exc)), None
+    except Terminal as exc:
+        logger.warning("%s; not retried until the spec changes", exc)
+        return Result.stalled(exc.code, _terminal_message(exc)), None
+    except GantryError as exc:
+        delay = SETTINGS.retry_delay
+        logger.info("%s; retrying in %ss", exc, delay)
+        return Result(Outcome(Phase.RETRYING, exc.code or "Retrying", str(exc))), delay
+    return result, result.poll_after
+
+
+def _terminal_message(exc: Terminal) -> str:
+    return f"{exc.message or exc.code}. Change the spec to fix this; it is not retried until then."
+
+
+def _validation_message(exc: pydantic.ValidationError) -> str:
+    problems = [
+        f"spec.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    ]
+    return "; ".join(problems)
+
+
+def _finish(
+    info: KindInfo, body: Mapping[str, Any], patch: Any, result: Result, logger: Any
+) -> None:
+    generation = int(body["metadata"].get("generation") or 0)
+    previous = (body.get("status") or {}).get("conditions") or []
+    for key, value in result.status.items():
+        patch.status[key] = value
+    patch.status["observedGeneration"] = generation
+    patch.status["conditions"] = report(previous, result.outcome, generation)
+    for event in result.events:
+        post_event(body, event)
+    _log_outcome(result, logger)
+
+
+def _log_outcome(result: Result, logger: Any) -> None:
+    outcome = result.outcome
+    if outcome.phase is Phase.STALLED:
+        logger.warning("stalled (%s): %s", outcome.reason, outcome.message)
+    else:
+        logger.debug("%s (%s): %s", outcome.phase, outcome.reason, outcome.message)
+
+
+def post_event(body: Any, event: Event) -> None:
+    kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+
+
+def _count(info: KindInfo, result: Result, retry: float | None) -> None:
+    phase = result.outcome.phase
+    if phase is Phase.STALLED:
+        metrics.terminal_reconcile_errors_total.labels(controller=info.controller).inc()
+        outcome = "error"
+    elif phase is Phase.RETRYING:
+        metrics.reconcile_errors_total.labels(controller=info.controller).inc()
+        outcome = "error"
+    elif retry is not None:
+        outcome = "requeue_after"
+    else:
+        outcome = "success"
+    metrics.reconcile_total.labels(controller=info.controller, result=outcome).inc()
+
+
+DeleteFn = Callable[[Pass, Any], Result | None]
+
+
+def run_delete(
+    info: KindInfo,
+    fn: DeleteFn,
+    *,
+    body: Mapping[str, Any],
+    patch: Any,
+    logger: Any,
+    bindings: Mapping[str, Any],
+) -> None:
+    """Run a kind's delete. None means done (kopf releases the finalizer); a Result means
+    not yet: it is reported and the deletion is retried after a delay, never in a hot loop."""
+    uid = body["metadata"].get("uid", "")
+    try:
+        spec = info.spec.model_validate(body.get("spec") or {})
+        work = _make_pass(info, body, logger, bindings, getattr(spec, "region", None), False)
+        with _lock_for(uid):
+            result = fn(work, spec)
+    except pydantic.ValidationError:
+        logger.warning("spec is invalid; nothing was created from it, so nothing to delete")
+        result = None
+    except GantryError as exc:
+        result = Result(Outcome(Phase.DELETING, exc.code, f"deletion failed: {exc}; retrying"))
+        result.poll_after = SETTINGS.retry_delay
+    if result is None:
+        forget(uid)
+        logger.info("deleted")
+        return
+    _finish(info, body, patch, result, logger)
+    raise kopf.TemporaryError(result.outcome.message, delay=result.poll_after or 60)
+
+
+def index_bindings(annotations: Mapping[str, str]) -> dict[str, str]:
+    """The part of a Namespace's annotations that binds an AWS identity to it."""
+    return {k: v for k, v in annotations.items() if k.startswith(f"{API_GROUP}/aws-")}
+
+
+def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
+    """Apply Gantry's choices to kopf: own finalizer and prefixes, bounded concurrency."""
+    settings.persistence.finalizer = f"{API_GROUP}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=API_GROUP)
+    # Only the spec decides whether an object changed: labels and annotations written by
+    # Argo CD, Flux or kubectl must not re-run the reconcile.
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=API_GROUP,
+        key="last-handled-configuration",
+        ignored_fields=["metadata"],
+    )
+    settings.queueing.worker_limit = ours.worker_limit
+    settings.execution.max_workers = ours.max_workers
+    settings.execution.executor = concurrent.futures.ThreadPoolExecutor(
+        max_workers=ours.max_workers, thread_name_prefix="gantry"
+    )
+    settings.posting.level = 100  # log lines are not mirrored as Events; we post our own
+    settings.networking.request_timeout = 60
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+
+
+@kopf.on.startup()
+def _startup(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
+    configure_kopf(settings, SETTINGS)
+    metrics.serve(SETTINGS.metrics_address)
+    logger.info(
+        "gantry started: cluster id %s, drift interval %ss, worker limit %s",
+        SETTINGS.cluster_id,
+        SETTINGS.drift_interval,
+        SETTINGS.worker_limit,
+    )
+
+
+@kopf.index("namespaces")
+def namespace_bindings(name: str, annotations: Mapping[str, str], **_: Any) -> Any:
+    """Namespace name -> the AWS identity a cluster admin bound to it (may be empty)."""
+    return {name: index_bindings(annotations)}
+
+
+def skip_timer(body: Mapping[str, Any]) -> bool:
+    """Timer passes leave alone an object whose spec is newer than what was reconciled (a
+    change pass is due) and one whose spec was found invalid (nothing to look at in AWS)."""
+    status = body.get("status") or {}
+    generation = body["metadata"].get("generation")
+    if status.get("observedGeneration") != generation:
+        return True
+    stalled = next((c for c in status.get("conditions") or [] if c.get("type") == "Stalled"), None)
+    return bool(stalled and stalled.get("reason") == "InvalidSpec")
