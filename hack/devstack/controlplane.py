@@ -15,6 +15,9 @@ What this plane does NOT run: kube-controller-manager, the scheduler or any kube
   never acted on);
 * a deleted namespace stays ``Terminating`` forever (the namespace controller removes its
   ``kubernetes`` finalizer), so tests should use a fresh namespace rather than reuse a name;
+* the aggregated ClusterRoles ``admin``, ``edit`` and ``view`` have no rules (the
+  clusterrole-aggregation controller fills them), so bind explicit Roles in tests;
+* no ``kube-root-ca.crt`` ConfigMap is published into namespaces;
 * pods are stored but never scheduled or run.
 
 Usage::
@@ -374,7 +377,7 @@ class ControlPlane:
                 last = str(error)
             if time.monotonic() > deadline:
                 raise ControlPlaneError(
-                    f"kube-apiserver was not ready within {READY_TIMEOUT_S:.0f} s "
+                    f"kube-apiserver was not ready within {READY_TIMEOUT_S:g} s "
                     f"(last /readyz: {last})\n"
                     f"last {LOG_TAIL_LINES} lines of {self.apiserver_log}:\n"
                     + _tail(self.apiserver_log, LOG_TAIL_LINES)

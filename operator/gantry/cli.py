@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -63,6 +64,10 @@ def run(
         log_format=kopf.LogFormat.JSON if log_format == "json" else kopf.LogFormat.FULL,
         log_refkey="object" if log_format == "json" else None,
     )
+    # kopf's verbose mode sets the root logger to DEBUG; botocore's wire logs would drown
+    # the operator's own lines (and would print request signatures).
+    for noisy in ("botocore", "boto3", "urllib3", "kubernetes"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     clusterwide = all_namespaces or not namespaces
     asyncio.run(
         kopf.operator(

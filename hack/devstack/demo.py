@@ -1,0 +1,123 @@
+"""`make demo`: Gantry doing its job on one machine, with no cluster and no AWS account.
+
+Starts a real kube-apiserver and etcd, moto as the AWS endpoint, installs the CRDs and the
+deploy/ RBAC, runs `gantry run` with the service-account identity from deploy/ (a TokenRequest
+token, not the admin kubeconfig), applies examples/ into the `demo` namespace, shows progress
+until every object is Ready, prints what exists in Kubernetes and in the emulated AWS account,
+then waits for Ctrl-C (or exits at once with DEMO_EXIT=1). Every process it started is stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from devstack.controlplane import ControlPlane
+from devstack.moto import MotoServer
+from devstack.operator import OperatorProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMESPACE = "demo"
+
+
+def say(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+
+
+def install(cp: ControlPlane) -> None:
+    cp.kubectl("apply", "--server-side", "-k", str(ROOT / "crds"))
+    cp.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+    for name in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml"):
+        cp.kubectl("apply", "--server-side", "-f", str(ROOT / "deploy" / "base" / name))
+
+
+def wait_until_ready(cp: ControlPlane, timeout: float = 120) -> bool:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        table = cp.kubectl("get", "gantry", "-n", NAMESPACE, check=False).stdout
+        if table != last:
+            print(table, flush=True)
+            last = table
+        rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
+        if rows and all(len(row) > 1 and row[1] == "True" for row in rows):
+            return True
+        time.sleep(2)
+    return False
+
+
+def aws_inventory(env: dict[str, str]) -> None:
+    ecr = boto3.client(
+        "ecr",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+    for repo in ecr.describe_repositories()["repositories"]:
+        print(f"  ECR repository {repo['repositoryUri']} ({repo['imageTagMutability']})")
+        policy = _optional(ecr.get_lifecycle_policy, repositoryName=repo["repositoryName"])
+        print(f"    lifecycle policy: {'set' if policy else 'none'}")
+
+
+def _optional(call: Any, **params: Any) -> Any:
+    try:
+        return call(**params)
+    except Exception:  # the demo only reports; absence is an answer
+        return None
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="gantry-demo-") as tmp:
+        workdir = Path(tmp)
+        say("starting a real kube-apiserver + etcd and moto (the AWS emulator)")
+        with ControlPlane(workdir / "control-plane") as cp, MotoServer(workdir) as moto:
+            install(cp)
+            kubeconfig = cp.service_account_kubeconfig(
+                "gantry-system", "gantry", workdir / "gantry.kubeconfig"
+            )
+            say("running `gantry run` as system:serviceaccount:gantry-system:gantry")
+            env = {**moto.client_env(), "GANTRY_CLUSTER_ID": "demo"}
+            operator = OperatorProcess(kubeconfig, env, workdir / "gantry.log").start()
+            try:
+                return run_demo(cp, operator, env)
+            finally:
+                operator.stop()
+
+
+def run_demo(cp: ControlPlane, operator: OperatorProcess, env: dict[str, str]) -> int:
+    cp.ensure_namespace(NAMESPACE)
+    say(f"applying examples/ into namespace {NAMESPACE}")
+    print(cp.kubectl("apply", "-n", NAMESPACE, "-f", str(ROOT / "examples")).stdout)
+    say("waiting for every object to be Ready")
+    ok = wait_until_ready(cp)
+    say("kubectl get gantry -n demo -o wide")
+    print(cp.kubectl("get", "gantry", "-n", NAMESPACE, "-o", "wide").stdout)
+    say("what now exists in the emulated AWS account")
+    aws_inventory(env)
+    if not ok:
+        say("not everything became Ready; the operator's last log lines:")
+        print(operator.log_tail(40))
+        return 1
+    if os.environ.get("DEMO_EXIT"):
+        return 0
+    say(f"the stack keeps running; KUBECONFIG={cp.kubeconfig}. Ctrl-C to stop and clean up.")
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,97 @@
+"""Session fixtures: one real control plane, one moto server, one operator process.
+
+Started once per test session (the control plane takes seconds, its build minutes). Every test
+gets a fresh namespace, because no controller-manager runs to delete namespaces. The operator
+runs as `gantry run` with the service-account identity and RBAC from deploy/base, so a missing
+permission fails a test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from devstack.controlplane import ControlPlane
+from devstack.moto import MotoServer
+from devstack.operator import OperatorProcess
+from support import Stack, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOY = ROOT / "deploy" / "base"
+KINDS = ("ecrrepositories",)
+
+pytestmark = pytest.mark.integration
+
+# Fast timers for tests; the defaults are for clusters (10-minute drift checks).
+OPERATOR_ENV = {
+    "GANTRY_DRIFT_INTERVAL": "4",
+    "GANTRY_RETRY_DELAY": "2",
+    "GANTRY_BLOCKED_RETRY_DELAY": "2",
+    "GANTRY_CLUSTER_ID": "test",
+}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    with ControlPlane(workdir / "control-plane") as cp, MotoServer(workdir) as moto:
+        cp.kubectl("apply", "--server-side", "-k", str(ROOT / "crds"))
+        cp.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        for name in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml"):
+            cp.kubectl("apply", "--server-side", "-f", str(DEPLOY / name))
+        kubeconfig = cp.service_account_kubeconfig(
+            "gantry-system", "gantry", workdir / "gantry.kubeconfig"
+        )
+        operator = OperatorProcess(
+            kubeconfig, {**moto.client_env(), **OPERATOR_ENV}, workdir / "gantry.log"
+        )
+        operator.start()
+        try:
+            yield Stack(cp, moto, operator)
+        finally:
+            operator.stop()
+            if os.environ.get("GANTRY_TEST_SHOW_LOG"):
+                print(operator.log_tail(200))
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def namespace(stack: Stack, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace; on teardown its objects are deleted (the operator releases them)
+    and moto is reset, so the next test starts from an empty AWS account."""
+    slug = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())
+    name = f"t{next(_counter)}-{slug}"[:60].strip("-")
+    stack.cp.ensure_namespace(name)
+    yield name
+    for plural in KINDS:
+        stack.cp.kubectl("delete", plural, "--all", "-n", name, "--wait=false", check=False)
+
+    def gone() -> bool:
+        out = stack.cp.kubectl("get", ",".join(KINDS), "-n", name, "-o", "name", check=False)
+        return out.stdout.strip() == ""
+
+    try:
+        wait_for(gone, timeout=30, what=f"objects in {name} to be deleted")
+    finally:
+        # Anything still held (a deliberately blocked deletion) is released by hand.
+        for plural in KINDS:
+            for line in stack.cp.kubectl(
+                "get", plural, "-n", name, "-o", "name", check=False
+            ).stdout.split():
+                stack.cp.kubectl(
+                    "patch",
+                    line,
+                    "-n",
+                    name,
+                    "--type=merge",
+                    "-p",
+                    '{"metadata":{"finalizers":null}}',
+                    check=False,
+                )
+        stack.moto.reset()
