@@ -9,6 +9,7 @@ then waits for Ctrl-C (or exits at once with DEMO_EXIT=1). Every process it star
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -109,10 +110,8 @@ def run_demo(cp: ControlPlane, operator: OperatorProcess, env: dict[str, str]) -
     if os.environ.get("DEMO_EXIT"):
         return 0
     say(f"the stack keeps running; KUBECONFIG={cp.kubeconfig}. Ctrl-C to stop and clean up.")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

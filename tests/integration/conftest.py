@@ -9,8 +9,8 @@ permission fails a test.
 from __future__ import annotations
 
 import itertools
-import re
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
