@@ -14,12 +14,26 @@ set -euo pipefail
 K8S_VERSION="${GANTRY_K8S_VERSION:-v1.36.3}"
 ETCD_VERSION="${GANTRY_ETCD_VERSION:-v3.6.16}"
 CACHE_ROOT="${GANTRY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gantry}"
-OUT="$CACHE_ROOT/control-plane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION"
+# Bump BUILD_REVISION when the way the binaries are built changes, so caches are rebuilt.
+BUILD_REVISION=2
+OUT="$CACHE_ROOT/control-plane/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-r$BUILD_REVISION"
 
 log() { printf 'control-plane: %s\n' "$*" >&2; }
 
-if [[ -x "$OUT/kube-apiserver" && -x "$OUT/etcd" && -x "$OUT/kubectl" ]]; then
+built() { [[ -x "$OUT/kube-apiserver" && -x "$OUT/etcd" && -x "$OUT/kubectl" ]]; }
+
+if built; then
   log "reusing the control plane built earlier in $OUT"
+  echo "$OUT"
+  exit 0
+fi
+
+# One build at a time: parallel test runs wait for the first one instead of racing it.
+mkdir -p "$CACHE_ROOT/control-plane"
+exec 9>"$CACHE_ROOT/control-plane/.build.lock"
+flock 9
+if built; then
+  log "reusing the control plane another run just built in $OUT"
   echo "$OUT"
   exit 0
 fi
@@ -33,6 +47,7 @@ fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+rm -rf "$OUT.partial"
 mkdir -p "$OUT.partial"
 
 # kube-apiserver and kubectl from one wrapper module.
@@ -63,8 +78,16 @@ import (
 )
 GO
   go mod tidy >&2
-  CGO_ENABLED=0 go build -o "$OUT.partial/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-  CGO_ENABLED=0 go build -o "$OUT.partial/kubectl" k8s.io/kubernetes/cmd/kubectl
+  # Stamp the release into the binaries, as Kubernetes' own build does; without it the
+  # server reports v0.0.0-master and `kubectl version` cannot parse it.
+  version_pkg=k8s.io/component-base/version
+  minor="${minor_patch%%.*}"
+  ldflags="-X $version_pkg.gitVersion=$K8S_VERSION -X $version_pkg.gitMajor=1"
+  ldflags="$ldflags -X $version_pkg.gitMinor=$minor -X $version_pkg.gitTreeState=clean"
+  CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$OUT.partial/kube-apiserver" \
+    k8s.io/kubernetes/cmd/kube-apiserver
+  CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$OUT.partial/kubectl" \
+    k8s.io/kubernetes/cmd/kubectl
 )
 
 log "building etcd $ETCD_VERSION"

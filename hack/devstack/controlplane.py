@@ -225,6 +225,11 @@ class ControlPlane:
             raise
         self.startup_seconds = time.monotonic() - began
 
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the running etcd and kube-apiserver (for leftover checks)."""
+        return [p.pid for p in (self._etcd, self._apiserver) if p is not None]
+
     def stop(self) -> None:
         """Stop kube-apiserver, then etcd. Safe to call more than once."""
         try:

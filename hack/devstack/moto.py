@@ -62,6 +62,10 @@ class MotoServer:
                 time.sleep(0.2)
         raise RuntimeError(f"moto did not answer on {self.url} within {timeout}s")
 
+    @property
+    def pids(self) -> list[int]:
+        return [self._process.pid] if self._process is not None else []
+
     def reset(self) -> None:
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10):

@@ -77,6 +77,10 @@ class OperatorProcess:
                 time.sleep(0.3)
         raise RuntimeError(f"gantry was not healthy within {timeout}s; log:\n{self.log_tail()}")
 
+    @property
+    def pids(self) -> list[int]:
+        return [self._process.pid] if self._process is not None else []
+
     def aws_calls(self) -> Counter[tuple[str, str, str]]:
         """(service, operation, code) -> count, read from the metrics endpoint."""
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"

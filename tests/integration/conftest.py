@@ -18,6 +18,7 @@ import pytest
 from devstack.controlplane import ControlPlane
 from devstack.moto import MotoServer
 from devstack.operator import OperatorProcess
+from devstack.ports import running
 from support import Stack, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +39,9 @@ OPERATOR_ENV = {
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
+    started: list[int] = []
     with ControlPlane(workdir / "control-plane") as cp, MotoServer(workdir) as moto:
+        started += cp.pids + moto.pids
         cp.kubectl("apply", "--server-side", "-k", str(ROOT / "crds"))
         cp.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         for name in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml"):
@@ -50,12 +53,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             kubeconfig, {**moto.client_env(), **OPERATOR_ENV}, workdir / "gantry.log"
         )
         operator.start()
+        started += operator.pids
         try:
             yield Stack(cp, moto, operator)
         finally:
             operator.stop()
             if os.environ.get("GANTRY_TEST_SHOW_LOG"):
                 print(operator.log_tail(200))
+    # Every process this session started is gone: no etcd, kube-apiserver, moto or gantry.
+    leftovers = [pid for pid in started if running(pid)]
+    assert not leftovers, f"processes left running after the session: {leftovers}"
 
 
 _counter = itertools.count()

@@ -30,6 +30,18 @@ def test_aws_codes_map_to_their_class(code: str, status: int, expected: ErrorCla
     assert classify(client_error(code, status), ecr_aws.SERVICE).error_class is expected
 
 
+def test_principal_not_found_in_a_new_policy_is_retried() -> None:
+    response = {
+        "Error": {
+            "Code": "InvalidParameterException",
+            "Message": "Invalid parameter at 'PolicyText': Invalid principal in policy",
+        },
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    exc = ClientError(response, "SetRepositoryPolicy")  # type: ignore[arg-type]
+    assert classify(exc, ecr_aws.SERVICE).error_class is ErrorClass.RETRYABLE
+
+
 def test_html_500_from_an_emulator_is_retryable_not_a_crash() -> None:
     exc = ResponseParserError("Unable to parse response (<html><body>500</body></html>)")
     error = classify(exc, "cloudformation")

@@ -91,10 +91,29 @@ COMMON_CODES: Mapping[str, ErrorClass] = {
 
 _SERVICE_CODES: dict[str, dict[str, ErrorClass]] = {}
 
+# (code, lower-case message fragment) -> class, for codes whose meaning depends on the message.
+# The standing example: a policy naming a role created moments ago is refused as an invalid
+# parameter until IAM's eventual consistency catches up, so it must be retried, not reported
+# as the user's mistake.
+_MESSAGE_RULES: dict[str, list[tuple[str, str, ErrorClass]]] = {}
 
-def register_codes(service: str, codes: Mapping[str, ErrorClass]) -> None:
+
+def register_codes(
+    service: str,
+    codes: Mapping[str, ErrorClass],
+    message_rules: tuple[tuple[str, str, ErrorClass], ...] = (),
+) -> None:
     """Add a service's own table (called once at import by each service's aws.py)."""
     _SERVICE_CODES.setdefault(service, {}).update(codes)
+    _MESSAGE_RULES.setdefault(service, []).extend(message_rules)
+
+
+def _by_message(service: str, code: str, message: str) -> ErrorClass | None:
+    lowered = message.lower()
+    for rule_code, fragment, error_class in _MESSAGE_RULES.get(service, []):
+        if rule_code == code and fragment in lowered:
+            return error_class
+    return None
 
 
 def classify(exc: BaseException, service: str) -> GantryError:
@@ -123,7 +142,7 @@ def _from_client_error(exc: ClientError, service: str) -> GantryError:
     operation = exc.operation_name
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     table = _SERVICE_CODES.get(service, {})
-    error_class = table.get(code) or COMMON_CODES.get(code)
+    error_class = _by_message(service, code, message) or table.get(code) or COMMON_CODES.get(code)
     if error_class is None:
         # Unknown 4xx are the caller's fault more often than not, but we cannot be sure
         # they will not clear; 5xx and unknown statuses are the server's.

@@ -29,6 +29,7 @@ register_codes(
         "LimitExceededException": ErrorClass.TERMINAL,
         "ServerException": ErrorClass.RETRYABLE,
     },
+    message_rules=(("InvalidParameterException", "principal", ErrorClass.RETRYABLE),),
 )
 
 RECENT_IMAGES = 5
