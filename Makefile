@@ -27,6 +27,7 @@ control-plane:
 	else \
 		bash hack/build-control-plane.sh >/dev/null; \
 	fi
+	@bash hack/build-helm.sh >/dev/null
 
 lint: venv
 	$(PY) -m ruff check .
@@ -36,6 +37,7 @@ lint: venv
 
 crds: venv
 	$(VENV)/bin/gantry crds --out crds
+	$(PY) hack/sync-chart.py
 
 unit: venv
 	$(PY) -m pytest tests/unit
