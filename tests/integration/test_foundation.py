@@ -73,3 +73,22 @@ def test_operator_identity_has_only_what_it_needs(stack: Stack) -> None:
     assert not can("get", "secrets", "-n", "kube-system")
     assert not can("delete", "namespaces")
     assert not can("create", "ecrrepositories.gantry.dev", "-n", "default")
+
+
+def test_kubectl_wait_returns_once_the_current_generation_is_ready(
+    stack: Stack, namespace: str
+) -> None:
+    for generation, scan in ((1, False), (2, True)):
+        stack.apply(repository(namespace, "waited", scanOnPush=scan))
+        stack.cp.kubectl(
+            "wait",
+            "--for=condition=Ready",
+            "ecrrepository/waited",
+            "-n",
+            namespace,
+            "--timeout=60s",
+        )
+        obj = stack.get("ecrrepositories", namespace, "waited")
+        assert obj is not None
+        assert obj["metadata"]["generation"] == generation
+        assert obj["status"]["observedGeneration"] == generation
