@@ -93,7 +93,20 @@ def _make_pass(
     def record(fields: dict[str, Any]) -> None:
         STATUS_WRITER.patch(info, namespace, meta["name"], fields)
 
-    return Pass(body, logger, CLIENTS, identity, owner, drift, record)
+    return Pass(body, logger, CLIENTS, identity, owner, drift, record, in_sync(body))
+
+
+def in_sync(body: Mapping[str, Any]) -> bool:
+    """Ready at the current generation, as of the last pass."""
+    status = body.get("status") or {}
+    generation = body["metadata"].get("generation")
+    conditions = status.get("conditions") or []
+    ready: Mapping[str, Any] = next((c for c in conditions if c.get("type") == "Ready"), {})
+    return bool(
+        status.get("observedGeneration") == generation
+        and ready.get("status") == "True"
+        and ready.get("observedGeneration") == generation
+    )
 
 
 def _binding_for(bindings: Mapping[str, Any], namespace: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ class Settings:
     retry_delay: float
     blocked_retry_delay: float
     metrics_address: str
+    full_check_interval: float
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -33,6 +34,7 @@ class Settings:
             retry_delay=float(env("GANTRY_RETRY_DELAY", "15")),
             blocked_retry_delay=float(env("GANTRY_BLOCKED_RETRY_DELAY", "60")),
             metrics_address=env("GANTRY_METRICS_ADDRESS", ""),
+            full_check_interval=float(env("GANTRY_FULL_CHECK_INTERVAL", "7200")),
         )
 
 

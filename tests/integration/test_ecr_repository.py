@@ -216,6 +216,24 @@ def test_setting_changed_outside_gantry_is_restored_with_an_event(
     )
 
 
+def test_policy_removed_outside_gantry_is_restored_by_the_full_check(
+    stack: Stack, namespace: str
+) -> None:
+    stack.apply(manifest(namespace, "policy-drift", lifecyclePolicy={"rules": LIFECYCLE_RULES}))
+    ready(stack, namespace, "policy-drift")
+    stack.aws("ecr").delete_lifecycle_policy(repositoryName="policy-drift")
+
+    def restored() -> bool:
+        try:
+            stack.aws("ecr").get_lifecycle_policy(repositoryName="policy-drift")
+            return True
+        except stack.aws("ecr").exceptions.LifecyclePolicyNotFoundException:
+            return False
+
+    # Policies and tags are read every full-check interval (20 s in these tests).
+    wait_for(restored, timeout=60, what="lifecycle policy restored")
+
+
 def test_empty_repository_is_deleted_with_its_object(stack: Stack, namespace: str) -> None:
     stack.apply(manifest(namespace, "empty"))
     ready(stack, namespace, "empty")

@@ -186,6 +186,12 @@ def test_settings_are_updated_in_place_each_with_its_own_call() -> None:
     ]
 
 
+def test_partial_observation_compares_only_the_repository_settings() -> None:
+    s = spec(scanOnPush=True, tags={"team": "a"}, lifecyclePolicy={"rules": RULES})
+    observed = Observed(repository(), partial=True)
+    assert operations(s, observed) == ["PutImageScanningConfiguration"]
+
+
 def test_encryption_mismatch_is_reported_not_fixed() -> None:
     s = spec(encryption={"type": "KMS"})
     result = plan(s, Observed(repository(), tags=OWNER), OWNER, Managed())

@@ -49,6 +49,10 @@ class Pass:
     owner: Owner
     drift: bool  # a timer pass looking for changes made outside Gantry
     record: Callable[[dict[str, Any]], None]  # write status fields now (an ARN after a create)
+    # The object was Ready at its current generation before this pass: nothing the user
+    # asked for is pending, so the pass only looks for changes made outside Gantry (a timer
+    # pass, or a resume after a restart) and may use cheaper, shared reads.
+    in_sync: bool = False
 
     @property
     def name(self) -> str:

@@ -7,6 +7,9 @@ registered below as data.
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Hashable
 from typing import Any
 
 from gantry.core.errors import ErrorClass, NotFound, register_codes, translate
@@ -33,6 +36,48 @@ register_codes(
 )
 
 RECENT_IMAGES = 5
+
+
+class Catalog:
+    """DescribeRepositories pages shared by every object of one registry (role and region).
+
+    Drift passes of a thousand repositories would cost a thousand reads; one paginated read
+    returns up to 1,000 repositories, so passes within `max_age` of each other share it.
+    Change passes never use it: they read their repository directly.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._pages: dict[Hashable, tuple[float, dict[str, dict[str, Any]]]] = {}
+
+    def lookup(
+        self, client: Any, key: Hashable, name: str, max_age: float
+    ) -> dict[str, Any] | None:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        # One refresh per registry at a time; the others wait and then read its result.
+        with lock:
+            taken, repositories = self._pages.get(key, (0.0, {}))
+            if time.monotonic() - taken > max_age:
+                repositories = _all_repositories(client)
+                self._pages[key] = (time.monotonic(), repositories)
+        return repositories.get(name)
+
+
+def _all_repositories(client: Any) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    with translate(SERVICE):
+        pages = client.get_paginator("describe_repositories").paginate(
+            PaginationConfig={"PageSize": 1000}
+        )
+        for page in pages:
+            for repository in page.get("repositories", []):
+                found[repository["repositoryName"]] = repository
+    return found
+
+
+CATALOG = Catalog()
 
 
 def describe(client: Any, name: str) -> dict[str, Any] | None:

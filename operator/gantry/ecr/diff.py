@@ -29,6 +29,9 @@ class Observed:
     tags: dict[str, str] = field(default_factory=dict)
     lifecycle_policy: str | None = None
     repository_policy: str | None = None
+    # Only the repository itself was read (a cheap drift pass): tags and policies are unknown
+    # and must not be compared.
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,13 +205,13 @@ def plan(
     if repo is None:
         raise ValueError("plan() needs an existing repository; create it first")
     name = repo["repositoryName"]
-    actions = [
-        *_mutability(spec, repo, name),
-        *_scanning(spec, repo, name),
-        *_lifecycle(spec, observed, name, managed),
-        *_repository_policy(spec, observed, name, managed),
-        *_tags(spec, observed, owner_tags, repo["repositoryArn"]),
-    ]
+    actions = [*_mutability(spec, repo, name), *_scanning(spec, repo, name)]
+    if not observed.partial:
+        actions += [
+            *_lifecycle(spec, observed, name, managed),
+            *_repository_policy(spec, observed, name, managed),
+            *_tags(spec, observed, owner_tags, repo["repositoryArn"]),
+        ]
     return Plan(actions=actions, immutable_mismatches=_encryption_mismatch(spec.encryption, repo))
 
 

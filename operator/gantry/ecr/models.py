@@ -295,6 +295,11 @@ class EcrRepositoryStatus(GantryModel):
     repository_policy_managed: bool | None = Field(
         default=None, description="Gantry set the repository policy (so may delete it)."
     )
+    last_full_check: str | None = Field(
+        default=None,
+        description="When tags, policies and images were last read (they are checked less "
+        "often than the repository's own settings).",
+    )
     last_drift_repair: DriftRepair | None = Field(
         default=None, description="The last setting restored after a change outside Gantry."
     )
