@@ -26,6 +26,9 @@ from devstack.operator import OperatorProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "demo"
+# moto's ECS services never roll: a new service reports this many running tasks. The example
+# EcsService asks for 2, so it reaches Ready (running == desired) in the demo.
+MOTO_ENV = {"MOTO_ECS_SERVICE_RUNNING": "2"}
 
 
 def say(message: str) -> None:
@@ -79,7 +82,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="gantry-demo-") as tmp:
         workdir = Path(tmp)
         say("starting a real kube-apiserver + etcd and moto (the AWS emulator)")
-        with ControlPlane(workdir / "control-plane") as cp, MotoServer(workdir) as moto:
+        with (
+            ControlPlane(workdir / "control-plane") as cp,
+            MotoServer(workdir, extra_env=MOTO_ENV) as moto,
+        ):
             install(cp)
             kubeconfig = cp.service_account_kubeconfig(
                 "gantry-system", "gantry", workdir / "gantry.kubeconfig"

@@ -7,7 +7,6 @@ over HTTP through AWS_ENDPOINT_URL exactly as it would reach AWS, and its state 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
-from devstack.ports import free_port
+from devstack.processes import free_port, stop_group
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
@@ -85,14 +84,7 @@ class MotoServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        stop_group(process)
 
     def __enter__(self) -> MotoServer:
         return self.start()

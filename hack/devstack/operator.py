@@ -16,7 +16,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from devstack.ports import free_port
+from devstack.processes import free_port, stop_group
 
 _SAMPLE = re.compile(r"^gantry_aws_requests_total\{(?P<labels>[^}]*)\} (?P<value>[0-9.e+]+)$")
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
@@ -102,14 +102,7 @@ class OperatorProcess:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        stop_group(process, grace=15)
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""

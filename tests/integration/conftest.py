@@ -18,7 +18,7 @@ import pytest
 from devstack.controlplane import ControlPlane
 from devstack.moto import MotoServer
 from devstack.operator import OperatorProcess
-from devstack.ports import running
+from devstack.processes import running
 from support import Stack, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
