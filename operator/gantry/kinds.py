@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from gantry.core.crd import KindInfo
 from gantry.ecr.models import KIND as ECR_REPOSITORY
+from gantry.pullsecrets.models import CLUSTER_KIND as CLUSTER_ECR_PULL_SECRET
+from gantry.pullsecrets.models import KIND as ECR_PULL_SECRET
 
-KINDS: tuple[KindInfo, ...] = (ECR_REPOSITORY,)
+KINDS: tuple[KindInfo, ...] = (ECR_REPOSITORY, ECR_PULL_SECRET, CLUSTER_ECR_PULL_SECRET)
 
-HANDLER_MODULES: tuple[str, ...] = ("gantry.ecr.handlers",)
+HANDLER_MODULES: tuple[str, ...] = ("gantry.ecr.handlers", "gantry.pullsecrets.handlers")

@@ -23,7 +23,9 @@ from support import Stack, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "base"
-KINDS = ("ecrrepositories",)
+# kubectl ignores -n for a cluster-scoped kind, so teardown deletes every object of those kinds
+# (clusterecrpullsecrets): no test wants one to outlive it.
+KINDS = ("ecrrepositories", "ecrpullsecrets", "clusterecrpullsecrets")
 
 pytestmark = pytest.mark.integration
 
@@ -33,6 +35,8 @@ OPERATOR_ENV = {
     "GANTRY_RETRY_DELAY": "2",
     "GANTRY_BLOCKED_RETRY_DELAY": "2",
     "GANTRY_FULL_CHECK_INTERVAL": "20",
+    # moto's tokens expire in 2015, so pull secrets refresh on this fallback interval.
+    "GANTRY_PULL_SECRET_FALLBACK_REFRESH": "6",
     "GANTRY_CLUSTER_ID": "test",
 }
 

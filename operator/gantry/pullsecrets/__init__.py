@@ -1,0 +1,1 @@
+"""EcrPullSecret and ClusterEcrPullSecret: ECR authorization tokens as image pull Secrets."""
