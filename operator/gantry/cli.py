@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
 import os
 import sys
@@ -110,3 +111,14 @@ def crds(out: Path | None) -> None:
     for name, text in files.items():
         (out / name).write_text(text)
         click.echo(f"wrote {out / name}")
+
+
+@main.command("cdk-template")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of YAML.")
+def cdk_template(as_json: bool) -> None:
+    """Print Gantry's CDK bootstrap template, e.g. to deploy it with StackSets."""
+    from gantry.cdk import template
+
+    rendered = template.render()
+    text = json.dumps(rendered, indent=1) + "\n" if as_json else template.to_yaml(rendered)
+    sys.stdout.write(text)

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from gantry.cdk.models import KIND as CDK_BOOTSTRAP
 from gantry.core.crd import KindInfo
 from gantry.ecr.models import KIND as ECR_REPOSITORY
 from gantry.pullsecrets.models import CLUSTER_KIND as CLUSTER_ECR_PULL_SECRET
 from gantry.pullsecrets.models import KIND as ECR_PULL_SECRET
 
-KINDS: tuple[KindInfo, ...] = (ECR_REPOSITORY, ECR_PULL_SECRET, CLUSTER_ECR_PULL_SECRET)
+KINDS: tuple[KindInfo, ...] = (
+    ECR_REPOSITORY,
+    ECR_PULL_SECRET,
+    CLUSTER_ECR_PULL_SECRET,
+    CDK_BOOTSTRAP,
+)
 
-HANDLER_MODULES: tuple[str, ...] = ("gantry.ecr.handlers", "gantry.pullsecrets.handlers")
+HANDLER_MODULES: tuple[str, ...] = (
+    "gantry.ecr.handlers",
+    "gantry.pullsecrets.handlers",
+    "gantry.cdk.handlers",
+)

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "base"
 # kubectl ignores -n for a cluster-scoped kind, so teardown deletes every object of those kinds
 # (clusterecrpullsecrets): no test wants one to outlive it.
-KINDS = ("ecrrepositories", "ecrpullsecrets", "clusterecrpullsecrets")
+KINDS = ("ecrrepositories", "ecrpullsecrets", "clusterecrpullsecrets", "cdkbootstraps")
 
 pytestmark = pytest.mark.integration
 

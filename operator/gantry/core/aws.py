@@ -151,9 +151,12 @@ def _instrument(client: Any, service: str, limit: threading.BoundedSemaphore) ->
             code = str(parsed["Error"].get("Code") or "Unknown")
         _count(service, model.name, code)
 
-    def failed(model: Any, exception: BaseException | None = None, **_: Any) -> None:
+    def failed(exception: BaseException | None = None, event_name: str = "", **_: Any) -> None:
+        # botocore emits after-call-error without the operation model; the event name
+        # ends in the operation's name.
         limit.release()
-        _count(service, model.name, type(exception).__name__ if exception else "Unknown")
+        operation = event_name.rsplit(".", 1)[-1]
+        _count(service, operation, type(exception).__name__ if exception else "Unknown")
 
     events.register("before-call", acquire)
     events.register("after-call", done)

@@ -1,0 +1,228 @@
+"""CdkBootstrap stack states moto never produces (it is synchronous and never rolls back),
+driven through the reconcile with fake AWS clients shaped like the real responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from gantry.cdk import reconcile, template
+from gantry.cdk.models import CdkBootstrapSpec
+from gantry.core.aws import Identity
+from gantry.core.conditions import Phase
+from gantry.core.ownership import Owner
+from gantry.core.reconcile import Pass, Result
+
+OWNER = Owner("test", "ns", "CdkBootstrap", "env", "uid-1")
+STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/CDKToolkit/1"
+WRITES = (
+    "create_change_set",
+    "execute_change_set",
+    "delete_change_set",
+    "delete_stack",
+    "update_termination_protection",
+    "continue_update_rollback",
+    "put_parameter",
+)
+
+
+class FakeAws:
+    """One fake client for every service; records calls, answers like AWS does."""
+
+    def __init__(self, stack_status: str | None, after_execute: str = "CREATE_COMPLETE") -> None:
+        self.calls: list[str] = []
+        self.after_execute = after_execute
+        self.body: Any = None
+        self.stack: dict[str, Any] | None = None
+        # The stack's named resources exist once a stack was created; a create that never
+        # finished left none behind.
+        self.resources = bool(stack_status and stack_status.endswith("COMPLETE"))
+        self.resources &= stack_status not in ("ROLLBACK_COMPLETE",)
+        if stack_status:
+            self.stack = {"StackId": STACK_ID, "StackName": "CDKToolkit",
+                          "StackStatus": stack_status, "Tags": self._tags()}  # fmt: skip
+
+    def _tags(self) -> list[dict[str, str]]:
+        return [{"Key": k, "Value": v} for k, v in OWNER.tags().items()]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):
+            raise AttributeError(name)
+
+        def call(**params: Any) -> Any:
+            self.calls.append(name)
+            return getattr(self, f"do_{name}", lambda **_: {})(**params)
+
+        return call
+
+    def writes(self) -> list[str]:
+        return [c for c in self.calls if c in WRITES]
+
+    def do_get_caller_identity(self, **_: Any) -> Any:
+        return {"Account": "123456789012"}
+
+    def do_describe_stacks(self, **_: Any) -> Any:
+        if self.stack is None:
+            error = {"Error": {"Code": "ValidationError", "Message": "Stack does not exist"}}
+            raise ClientError(error, "DescribeStacks")  # type: ignore[arg-type]
+        return {"Stacks": [self.stack]}
+
+    def do_delete_stack(self, **_: Any) -> Any:
+        self.stack = None
+        self.resources = False
+
+    def _absent(self, operation: str, code: str) -> None:
+        if not self.resources:
+            error = {"Error": {"Code": code, "Message": "absent"}}
+            raise ClientError(error, operation)  # type: ignore[arg-type]
+
+    def do_create_change_set(self, **params: Any) -> Any:
+        self.body = params["TemplateBody"]
+        if params["ChangeSetType"] == "CREATE":
+            self.stack = {
+                "StackId": STACK_ID,
+                "StackName": "CDKToolkit",
+                "StackStatus": "REVIEW_IN_PROGRESS",
+                "Tags": self._tags(),
+            }
+        return {"Id": "arn:changeset/1"}
+
+    def do_describe_change_set(self, **_: Any) -> Any:
+        if "create_change_set" not in self.calls:
+            error = {"Error": {"Code": "ChangeSetNotFound", "Message": "not found"}}
+            raise ClientError(error, "DescribeChangeSet")  # type: ignore[arg-type]
+        return {"Status": "CREATE_COMPLETE", "ChangeSetId": "arn:changeset/1", "Changes": []}
+
+    def do_execute_change_set(self, **_: Any) -> Any:
+        assert self.stack is not None
+        self.stack["StackStatus"] = self.after_execute
+        self.resources = True
+
+    def do_update_termination_protection(self, **params: Any) -> Any:
+        assert self.stack is not None
+        self.stack["EnableTerminationProtection"] = params["EnableTerminationProtection"]
+
+    def do_get_template(self, **_: Any) -> Any:
+        return {"TemplateBody": self.body}
+
+    def do_head_bucket(self, **_: Any) -> Any:
+        self._absent("HeadBucket", "404")
+
+    def do_describe_repositories(self, **_: Any) -> Any:
+        self._absent("DescribeRepositories", "RepositoryNotFoundException")
+
+    def do_get_parameter(self, **_: Any) -> Any:
+        self._absent("GetParameter", "ParameterNotFound")
+        return {"Parameter": {"Type": "String", "Value": str(template.BOOTSTRAP_VERSION)}}
+
+    def do_get_role(self, **_: Any) -> Any:
+        self._absent("GetRole", "NoSuchEntity")
+        trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"}}]}
+        return {"Role": {"AssumeRolePolicyDocument": trust}}
+
+    def do_list_change_sets(self, **_: Any) -> Any:
+        return {"Summaries": []}
+
+
+class FakeClients:
+    def __init__(self, fake: FakeAws) -> None:
+        self.fake = fake
+
+    def get(self, service: str, identity: Identity) -> Any:
+        return self.fake
+
+
+def run(
+    fake: FakeAws,
+    status: dict[str, Any] | None = None,
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> Result:
+    body = {
+        "metadata": {"name": "env", "namespace": "ns", "generation": 1,
+                     "annotations": annotations or {}},
+        "status": status or {},
+    }  # fmt: skip
+    work = Pass(
+        body, logging.getLogger("test"), FakeClients(fake),  # type: ignore[arg-type]
+        Identity("us-east-1"), OWNER, False, lambda _: None,
+    )  # fmt: skip
+    parsed = CdkBootstrapSpec.model_validate(
+        {"regions": ["us-east-1"], "allowAdministratorAccess": True, **spec}
+    )
+    return reconcile.reconcile(work, parsed, read=lambda *_: None)
+
+
+def then(result: Result) -> dict[str, Any]:
+    """The status a second pass starts from."""
+    return result.status
+
+
+def test_new_environment_is_created_through_a_change_set() -> None:
+    fake = FakeAws(None)
+    result = run(fake)
+    assert result.outcome.phase is Phase.READY
+    assert fake.writes()[:2] == ["create_change_set", "execute_change_set"]
+
+
+def test_unchanged_healthy_stack_is_left_alone() -> None:
+    fake = FakeAws(None)
+    first = run(fake)
+    fake.calls.clear()
+    second = run(fake, then(first))
+    assert second.outcome.phase is Phase.READY
+    assert fake.writes() == []
+
+
+def test_rollback_complete_stack_of_ours_is_deleted_and_created_again() -> None:
+    fake = FakeAws("ROLLBACK_COMPLETE")
+    result = run(fake)
+    assert fake.writes()[:3] == ["delete_stack", "create_change_set", "execute_change_set"]
+    assert result.outcome.phase is Phase.READY
+
+
+def test_update_rollback_failed_is_blocked_with_the_way_out() -> None:
+    fake = FakeAws("UPDATE_ROLLBACK_FAILED")
+    result = run(fake)
+    assert result.outcome.phase is Phase.STALLED
+    assert result.outcome.reason == "UpdateRollbackFailed"
+    assert "continue-update-rollback" in result.outcome.message
+    assert fake.writes() == []
+
+
+def test_rollback_is_continued_only_when_annotated() -> None:
+    fake = FakeAws("UPDATE_ROLLBACK_FAILED")
+    result = run(fake, annotations={"gantry.dev/continue-update-rollback": "true"})
+    assert fake.writes() == ["continue_update_rollback"]
+    assert result.outcome.phase is Phase.PROGRESSING
+    assert result.poll_after is not None
+
+
+@pytest.mark.parametrize("status", ["UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS"])
+def test_stack_in_progress_is_polled_without_writes(status: str) -> None:
+    fake = FakeAws(status)
+    result = run(fake)
+    assert result.outcome.phase is Phase.PROGRESSING
+    assert result.poll_after is not None
+    assert fake.writes() == []
+
+
+def test_deploy_that_cloudformation_rolled_back_is_not_retried() -> None:
+    fake = FakeAws(None, after_execute="CREATE_IN_PROGRESS")
+    first = run(fake)
+    assert first.outcome.phase is Phase.PROGRESSING
+    fake.stack["StackStatus"] = "ROLLBACK_COMPLETE"  # type: ignore[index]
+    fake.calls.clear()
+    second = run(fake, then(first))
+    assert second.outcome.reason == "DeployRolledBack"
+    assert fake.writes() == []
+
+
+def test_stack_of_someone_else_is_never_written() -> None:
+    fake = FakeAws("CREATE_COMPLETE")
+    fake.stack["Tags"] = []  # type: ignore[index]
+    result = run(fake)
+    assert result.outcome.reason == "ForeignStack"
+    assert fake.writes() == []
