@@ -50,7 +50,9 @@ def wait_until_ready(cp: ControlPlane, timeout: float = 120) -> bool:
         if table != last:
             print(table, flush=True)
             last = table
-        rows = [line.split() for line in table.splitlines()[1:] if line.strip()]
+        # kubectl prints one table (with its own NAME header) per kind.
+        lines = [line.split() for line in table.splitlines() if line.strip()]
+        rows = [row for row in lines if row[0] != "NAME"]
         if rows and all(len(row) > 1 and row[1] == "True" for row in rows):
             return True
         time.sleep(2)
@@ -122,6 +124,8 @@ def run_demo(cp: ControlPlane, operator: OperatorProcess, env: dict[str, str]) -
 
 
 if __name__ == "__main__":
+    # SIGTERM unwinds like Ctrl-C, so every process the demo started is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         sys.exit(main())
     except KeyboardInterrupt:

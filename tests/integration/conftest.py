@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from devstack.cluster import ExistingCluster
 from devstack.controlplane import ControlPlane
 from devstack.moto import MotoServer
 from devstack.operator import OperatorProcess
@@ -41,11 +42,19 @@ OPERATOR_ENV = {
 }
 
 
+def cluster(workdir: Path) -> ControlPlane:
+    """The local control plane, or the cluster GANTRY_TEST_KUBECONFIG names (kind-e2e)."""
+    existing = os.environ.get("GANTRY_TEST_KUBECONFIG")
+    if existing:
+        return ExistingCluster(workdir, Path(existing))
+    return ControlPlane(workdir)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
     started: list[int] = []
-    with ControlPlane(workdir / "control-plane") as cp, MotoServer(workdir) as moto:
+    with cluster(workdir / "control-plane") as cp, MotoServer(workdir) as moto:
         started += cp.pids + moto.pids
         cp.kubectl("apply", "--server-side", "-k", str(ROOT / "crds"))
         cp.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
