@@ -26,7 +26,14 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "base"
 # kubectl ignores -n for a cluster-scoped kind, so teardown deletes every object of those kinds
 # (clusterecrpullsecrets): no test wants one to outlive it.
-KINDS = ("ecrrepositories", "ecrpullsecrets", "clusterecrpullsecrets", "cdkbootstraps")
+KINDS = (
+    "ecrrepositories",
+    "ecrpullsecrets",
+    "clusterecrpullsecrets",
+    "cdkbootstraps",
+    "ecsservices",
+    "ecsclusters",
+)
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +48,11 @@ OPERATOR_ENV = {
     "GANTRY_CLUSTER_ID": "test",
 }
 
+# moto's ECS services never roll: a new service reports this many running tasks, and its rollout
+# COMPLETED only when that is at least its desiredCount. Ready needs runningCount ==
+# desiredCount, so ECS tests use desiredCount 2 for services that should become Ready.
+MOTO_ENV = {"MOTO_ECS_SERVICE_RUNNING": "2"}
+
 
 def cluster(workdir: Path) -> ControlPlane:
     """The local control plane, or the cluster GANTRY_TEST_KUBECONFIG names (kind-e2e)."""
@@ -54,7 +66,10 @@ def cluster(workdir: Path) -> ControlPlane:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
     started: list[int] = []
-    with cluster(workdir / "control-plane") as cp, MotoServer(workdir) as moto:
+    with (
+        cluster(workdir / "control-plane") as cp,
+        MotoServer(workdir, extra_env=MOTO_ENV) as moto,
+    ):
         started += cp.pids + moto.pids
         cp.kubectl("apply", "--server-side", "-k", str(ROOT / "crds"))
         cp.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")

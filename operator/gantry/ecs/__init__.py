@@ -1,0 +1,1 @@
+"""Amazon ECS: EcsCluster and EcsService (with the task definitions it registers)."""
