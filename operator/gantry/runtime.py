@@ -19,14 +19,14 @@ import kopf
 import pydantic
 
 from gantry import API_GROUP, API_VERSION
-from gantry.core import metrics
+from gantry.core import kube, metrics
 from gantry.core.aws import AwsSettings, Clients, identity_for
 from gantry.core.conditions import Outcome, Phase, report
 from gantry.core.crd import KindInfo
 from gantry.core.errors import GantryError, Terminal
 from gantry.core.ownership import Owner
 from gantry.core.reconcile import Event, Pass, Result
-from gantry.settings import SETTINGS, Settings
+from gantry.settings import SETTINGS, Settings, jitter
 
 _locks: dict[str, threading.Lock] = {}
 _locks_guard = threading.Lock()
@@ -45,11 +45,8 @@ def forget(uid: str) -> None:
 class StatusWriter:
     """Immediate status patches through the Kubernetes API (kopf only patches at the end)."""
 
-    def __init__(self) -> None:
-        self._api: Any = None
-
     def patch(self, info: KindInfo, namespace: str, name: str, fields: dict[str, Any]) -> None:
-        api = self._client()
+        api = kube.custom_objects()
         body = {"status": fields}
         if info.scope == "Namespaced":
             api.patch_namespaced_custom_object_status(
@@ -57,17 +54,6 @@ class StatusWriter:
             )
         else:
             api.patch_cluster_custom_object_status(API_GROUP, API_VERSION, info.plural, name, body)
-
-    def _client(self) -> Any:
-        if self._api is None:
-            import kubernetes
-
-            try:
-                kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-            except kubernetes.config.ConfigException:
-                kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-            self._api = kubernetes.client.CustomObjectsApi()
-        return self._api
 
 
 CLIENTS = Clients(AwsSettings.from_env())
@@ -312,3 +298,44 @@ def skip_timer(body: Mapping[str, Any]) -> bool:
         return True
     stalled = next((c for c in status.get("conditions") or [] if c.get("type") == "Stalled"), None)
     return bool(stalled and stalled.get("reason") == "InvalidSpec")
+
+
+def register_kind(
+    info: KindInfo,
+    reconcile: ReconcileFn,
+    delete: DeleteFn,
+    *,
+    timer_id: str = "drift",
+) -> None:
+    """Register a kind's handlers: one reconcile for create, update (of the spec) and resume,
+    a jittered timer that re-runs it to find drift, and the delete handler.
+
+    Every kind is wired the same way, so a reader who knows one knows them all; a kind's
+    handlers.py adds only what is its own (the pull secrets' Namespace watch, say).
+    """
+    resource = (API_GROUP, API_VERSION, info.plural)
+    metrics.seed(info.controller)
+
+    def on_change(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
+        bindings = kwargs["namespace_bindings"]
+        run_reconcile(info, reconcile, body=body, patch=patch, logger=logger, bindings=bindings)
+
+    def on_timer(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
+        if skip_timer(body):
+            return
+        bindings = kwargs["namespace_bindings"]
+        run_reconcile(
+            info, reconcile, body=body, patch=patch, logger=logger, bindings=bindings, drift=True
+        )
+
+    def on_delete(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
+        bindings = kwargs["namespace_bindings"]
+        run_delete(info, delete, body=body, patch=patch, logger=logger, bindings=bindings)
+
+    kopf.on.resume(*resource, id="reconcile")(on_change)
+    kopf.on.create(*resource, id="reconcile")(on_change)
+    kopf.on.update(*resource, id="reconcile", field="spec")(on_change)
+    kopf.timer(*resource, id=timer_id, interval=SETTINGS.drift_interval, initial_delay=jitter())(
+        on_timer
+    )
+    kopf.on.delete(*resource, id="delete")(on_delete)

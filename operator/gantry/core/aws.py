@@ -13,6 +13,7 @@ annotations, read by the handlers layer); an object can pick a region but never 
 from __future__ import annotations
 
 import os
+import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -150,6 +151,8 @@ def _instrument(client: Any, service: str, limit: threading.BoundedSemaphore) ->
         if parsed and "Error" in parsed:
             code = str(parsed["Error"].get("Code") or "Unknown")
         _count(service, model.name, code)
+        if code == "Success" and not model.name.startswith(READ_PREFIXES):
+            CRASH_HOOK.wrote()
 
     def failed(exception: BaseException | None = None, event_name: str = "", **_: Any) -> None:
         # botocore emits after-call-error without the operation model; the event name
@@ -163,6 +166,33 @@ def _instrument(client: Any, service: str, limit: threading.BoundedSemaphore) ->
     events.register("after-call-error", failed)
     # Every attempt, retries included, so throttling storms show up as such.
     events.register("needs-retry", _retry_counter(service))
+
+
+READ_PREFIXES = ("Describe", "Get", "List", "BatchGet")
+
+
+class CrashHook:
+    """Test-only: SIGKILL this process right after its Nth successful AWS write.
+
+    The reliability tests set GANTRY_TEST_CRASH_AFTER_WRITES to prove that a crash between
+    any two writes converges to the fault-free end state. Inert when the variable is unset.
+    """
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+        self._writes = 0
+        self._lock = threading.Lock()
+
+    def wrote(self) -> None:
+        if self.after <= 0:
+            return
+        with self._lock:
+            self._writes += 1
+            if self._writes >= self.after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+
+CRASH_HOOK = CrashHook(int(os.environ.get("GANTRY_TEST_CRASH_AFTER_WRITES", "0")))
 
 
 def _retry_counter(service: str) -> Callable[..., None]:

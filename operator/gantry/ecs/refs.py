@@ -7,15 +7,12 @@ or None when the object does not exist. Only reads; no kopf, no decisions.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from gantry import API_GROUP, API_VERSION
+from gantry.core import kube
 from gantry.core.errors import Retryable
-
-_api: Any = None
-_api_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -32,17 +29,7 @@ class RepositoryFacts:
 
 
 def _client() -> Any:
-    global _api
-    with _api_lock:
-        if _api is None:
-            import kubernetes
-
-            try:
-                kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-            except kubernetes.config.ConfigException:
-                kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-            _api = kubernetes.client.CustomObjectsApi()
-        return _api
+    return kube.custom_objects()
 
 
 def _get(plural: str, namespace: str, name: str) -> dict[str, Any] | None:

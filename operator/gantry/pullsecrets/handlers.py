@@ -1,5 +1,5 @@
-"""kopf glue for EcrPullSecret and ClusterEcrPullSecret: decorators, calls into the shared
-runner, and the Namespace watch that serves a new or relabelled namespace within seconds.
+"""kopf glue for EcrPullSecret and ClusterEcrPullSecret: the standard handlers, and the
+Namespace watch that serves a new or relabelled namespace within seconds.
 
 Handlers on Namespaces are an index and an event handler only, so Gantry never puts a
 finalizer on a Namespace.
@@ -15,117 +15,23 @@ import kopf
 import pydantic
 
 from gantry import API_GROUP, API_VERSION
-from gantry.core import metrics
 from gantry.core.errors import GantryError
 from gantry.pullsecrets import reconcile
 from gantry.pullsecrets.diff import namespace_changes_serving
 from gantry.pullsecrets.kube import KUBE
 from gantry.pullsecrets.models import CLUSTER_KIND, KIND, ClusterEcrPullSecretSpec
-from gantry.runtime import STATUS_WRITER, run_delete, run_reconcile, skip_timer
-from gantry.settings import SETTINGS, jitter
+from gantry.runtime import STATUS_WRITER, register_kind, run_reconcile
 
-RESOURCE = (API_GROUP, API_VERSION, KIND.plural)
 CLUSTER_RESOURCE = (API_GROUP, API_VERSION, CLUSTER_KIND.plural)
-metrics.seed(KIND.controller)
-metrics.seed(CLUSTER_KIND.controller)
 
 
-# -- EcrPullSecret ---------------------------------------------------------------------------
-
-
-@kopf.on.resume(*RESOURCE, id="reconcile")
-@kopf.on.create(*RESOURCE, id="reconcile")
-@kopf.on.update(*RESOURCE, id="reconcile", field="spec")
-def reconcile_pull_secret(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
-    run_reconcile(
-        KIND,
-        reconcile.reconcile,
-        body=body,
-        patch=patch,
-        logger=logger,
-        bindings=kwargs["namespace_bindings"],
-    )
-
-
-@kopf.timer(*RESOURCE, id="refresh", interval=SETTINGS.drift_interval, initial_delay=jitter())
-def refresh_pull_secret(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
-    # Cheap unless the token is due: the Secret and service accounts are re-asserted (a
-    # no-op write when nothing changed), and AWS is called only when the schedule says so.
-    if skip_timer(body):
-        return
-    run_reconcile(
-        KIND,
-        reconcile.reconcile,
-        body=body,
-        patch=patch,
-        logger=logger,
-        bindings=kwargs["namespace_bindings"],
-        drift=True,
-    )
-
-
-@kopf.on.delete(*RESOURCE, id="delete")
-def delete_pull_secret(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
-    run_delete(
-        KIND,
-        reconcile.delete,
-        body=body,
-        patch=patch,
-        logger=logger,
-        bindings=kwargs["namespace_bindings"],
-    )
-
-
-# -- ClusterEcrPullSecret --------------------------------------------------------------------
-
-
-@kopf.on.resume(*CLUSTER_RESOURCE, id="reconcile")
-@kopf.on.create(*CLUSTER_RESOURCE, id="reconcile")
-@kopf.on.update(*CLUSTER_RESOURCE, id="reconcile", field="spec")
-def reconcile_cluster_pull_secret(
-    body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any
-) -> None:
-    run_reconcile(
-        CLUSTER_KIND,
-        reconcile.reconcile_cluster,
-        body=body,
-        patch=patch,
-        logger=logger,
-        bindings=kwargs["namespace_bindings"],
-    )
-
-
-@kopf.timer(
-    *CLUSTER_RESOURCE, id="refresh", interval=SETTINGS.drift_interval, initial_delay=jitter()
+# The timer is the refresh: cheap unless a token is due, because the Secrets and service
+# accounts are re-asserted (a no-op write when nothing changed) and AWS is called only when
+# the schedule says so.
+register_kind(KIND, reconcile.reconcile, reconcile.delete, timer_id="refresh")
+register_kind(
+    CLUSTER_KIND, reconcile.reconcile_cluster, reconcile.delete_cluster, timer_id="refresh"
 )
-def refresh_cluster_pull_secret(
-    body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any
-) -> None:
-    if skip_timer(body):
-        return
-    run_reconcile(
-        CLUSTER_KIND,
-        reconcile.reconcile_cluster,
-        body=body,
-        patch=patch,
-        logger=logger,
-        bindings=kwargs["namespace_bindings"],
-        drift=True,
-    )
-
-
-@kopf.on.delete(*CLUSTER_RESOURCE, id="delete")
-def delete_cluster_pull_secret(
-    body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any
-) -> None:
-    run_delete(
-        CLUSTER_KIND,
-        reconcile.delete_cluster,
-        body=body,
-        patch=patch,
-        logger=logger,
-        bindings=kwargs["namespace_bindings"],
-    )
 
 
 # -- the Namespace watch ---------------------------------------------------------------------

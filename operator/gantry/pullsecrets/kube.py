@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import kubernetes
 from kubernetes.client.exceptions import ApiException
 
 from gantry import API_GROUP, API_VERSION
+from gantry.core import kube as shared
 from gantry.core.errors import Retryable
 from gantry.pullsecrets.diff import OWNER_ANNOTATION
 
@@ -62,12 +62,8 @@ class Kube:
     def _apis(self) -> tuple[Any, Any]:
         with self._lock:
             if self._core is None:
-                try:
-                    kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
-                except kubernetes.config.ConfigException:
-                    kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
-                self._core = kubernetes.client.CoreV1Api()
-                self._custom = kubernetes.client.CustomObjectsApi()
+                self._core = shared.core_v1()
+                self._custom = shared.custom_objects()
             return self._core, self._custom
 
     # -- namespaces ----------------------------------------------------------------------
