@@ -60,17 +60,36 @@ def wait_until_ready(cp: ControlPlane, timeout: float = 120) -> bool:
 
 
 def aws_inventory(env: dict[str, str]) -> None:
-    ecr = boto3.client(
-        "ecr",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        region_name=env["AWS_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    def client(service: str, region: str = env["AWS_REGION"]) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=region,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    ecr = client("ecr")
     for repo in ecr.describe_repositories()["repositories"]:
-        print(f"  ECR repository {repo['repositoryUri']} ({repo['imageTagMutability']})")
         policy = _optional(ecr.get_lifecycle_policy, repositoryName=repo["repositoryName"])
-        print(f"    lifecycle policy: {'set' if policy else 'none'}")
+        print(
+            f"  ECR repository {repo['repositoryName']} ({repo['imageTagMutability']}, "
+            f"lifecycle policy {'set' if policy else 'none'})"
+        )
+    ecs = client("ecs")
+    for cluster in ecs.list_clusters()["clusterArns"]:
+        print(f"  ECS cluster {cluster.rsplit('/', 1)[-1]}")
+        for arn in ecs.list_services(cluster=cluster)["serviceArns"]:
+            service = ecs.describe_services(cluster=cluster, services=[arn])["services"][0]
+            print(
+                f"    service {service['serviceName']}: {service['taskDefinition']}, "
+                f"{service['runningCount']}/{service['desiredCount']} running"
+            )
+    for region in ("us-east-1", "eu-west-1"):
+        for stack in client("cloudformation", region).describe_stacks()["Stacks"]:
+            print(
+                f"  CloudFormation stack {stack['StackName']} in {region}: {stack['StackStatus']}"
+            )
 
 
 def _optional(call: Any, **params: Any) -> Any:
