@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import kopf
@@ -63,17 +63,11 @@ ReconcileFn = Callable[[Pass, Any], Result]
 
 
 def _make_pass(
-    info: KindInfo,
-    body: Mapping[str, Any],
-    logger: Any,
-    bindings: Mapping[str, Any],
-    region: str | None,
-    drift: bool,
+    info: KindInfo, body: Mapping[str, Any], logger: Any, region: str | None, drift: bool
 ) -> Pass:
     meta = body["metadata"]
     namespace = meta.get("namespace") or ""
-    annotations = _binding_for(bindings, namespace)
-    identity = identity_for(annotations, region, CLIENTS.settings)
+    identity = identity_for(BINDINGS.get(namespace), region, CLIENTS.settings)
     owner = Owner(SETTINGS.cluster_id, namespace, info.kind, meta["name"], meta.get("uid", ""))
 
     def record(fields: dict[str, Any]) -> None:
@@ -95,13 +89,6 @@ def in_sync(body: Mapping[str, Any]) -> bool:
     )
 
 
-def _binding_for(bindings: Mapping[str, Any], namespace: str) -> dict[str, str]:
-    # A kopf index maps a key to a collection of values; one Namespace gives one value.
-    for value in bindings.get(namespace, ()) if namespace else ():
-        return dict(value)
-    return {}
-
-
 def run_reconcile(
     info: KindInfo,
     fn: ReconcileFn,
@@ -109,7 +96,6 @@ def run_reconcile(
     body: Mapping[str, Any],
     patch: Any,
     logger: Any,
-    bindings: Mapping[str, Any],
     drift: bool = False,
 ) -> None:
     """One pass: parse the spec, reconcile, report. Raises kopf.TemporaryError to retry."""
@@ -118,7 +104,7 @@ def run_reconcile(
     metrics.active_workers.labels(controller=info.controller).inc()
     try:
         with _lock_for(uid):
-            result, retry = _reconcile_once(info, fn, body, logger, bindings, drift)
+            result, retry = _reconcile_once(info, fn, body, logger, drift)
         _finish(info, body, patch, result, logger)
     finally:
         metrics.active_workers.labels(controller=info.controller).dec()
@@ -135,12 +121,11 @@ def _reconcile_once(
     fn: ReconcileFn,
     body: Mapping[str, Any],
     logger: Any,
-    bindings: Mapping[str, Any],
     drift: bool,
 ) -> tuple[Result, float | None]:
     try:
         spec = info.spec.model_validate(body.get("spec") or {})
-        work = _make_pass(info, body, logger, bindings, getattr(spec, "region", None), drift)
+        work = _make_pass(info, body, logger, getattr(spec, "region", None), drift)
         result = fn(work, spec)
     except pydantic.ValidationError as exc:
         return Result.stalled("InvalidSpec", _validation_message(exc)), None
@@ -216,14 +201,13 @@ def run_delete(
     body: Mapping[str, Any],
     patch: Any,
     logger: Any,
-    bindings: Mapping[str, Any],
 ) -> None:
     """Run a kind's delete. None means done (kopf releases the finalizer); a Result means
     not yet: it is reported and the deletion is retried after a delay, never in a hot loop."""
     uid = body["metadata"].get("uid", "")
     try:
         spec = info.spec.model_validate(body.get("spec") or {})
-        work = _make_pass(info, body, logger, bindings, getattr(spec, "region", None), False)
+        work = _make_pass(info, body, logger, getattr(spec, "region", None), False)
         with _lock_for(uid):
             result = fn(work, spec)
     except pydantic.ValidationError:
@@ -240,9 +224,59 @@ def run_delete(
     raise kopf.TemporaryError(result.outcome.message, delay=result.poll_after or 60)
 
 
-def index_bindings(annotations: Mapping[str, str]) -> dict[str, str]:
+def bound_identity(annotations: Mapping[str, str]) -> dict[str, str]:
     """The part of a Namespace's annotations that binds an AWS identity to it."""
     return {k: v for k, v in annotations.items() if k.startswith(f"{API_GROUP}/aws-")}
+
+
+class NamespaceBindings:
+    """Namespace name -> the AWS identity a cluster admin bound to it (possibly none).
+
+    Deliberately not a kopf index. kopf gives each indexed object a worker that, once it has
+    indexed its object, waits until every index is complete, and the workers of one resource
+    kind share `queueing.worker_limit`: with more Namespaces than that limit, the workers
+    that would index the rest never start, and the operator handles nothing, ever. So the
+    startup activity lists the Namespaces once (kopf starts no handler before its startup
+    activities are done), and a Namespace event handler keeps the map current. A
+    namespace's binding is therefore known before any of its objects is reconciled, as an
+    index would guarantee.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_name: dict[str, dict[str, str]] = {}
+
+    def load(self, namespaces: Iterable[tuple[str, Mapping[str, str]]]) -> None:
+        loaded = {name: bound_identity(annotations) for name, annotations in namespaces}
+        with self._lock:
+            self._by_name = loaded
+
+    def update(self, name: str, annotations: Mapping[str, str] | None) -> None:
+        """Record a Namespace's annotations; None forgets a deleted Namespace."""
+        with self._lock:
+            if annotations is None:
+                self._by_name.pop(name, None)
+            else:
+                self._by_name[name] = bound_identity(annotations)
+
+    def get(self, namespace: str) -> dict[str, str]:
+        with self._lock:
+            return dict(self._by_name.get(namespace, {}))
+
+
+BINDINGS = NamespaceBindings()
+
+
+def _list_namespaces(page_size: int = 500) -> Iterator[tuple[str, Mapping[str, str]]]:
+    api = kube.core_v1()
+    token: str | None = None
+    while True:
+        page = api.list_namespace(limit=page_size, _continue=token)
+        for namespace in page.items:
+            yield namespace.metadata.name, namespace.metadata.annotations or {}
+        token = page.metadata._continue
+        if not token:
+            return
 
 
 def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
@@ -283,10 +317,20 @@ def _startup(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
     )
 
 
-@kopf.index("namespaces")
-def namespace_bindings(name: str, annotations: Mapping[str, str], **_: Any) -> Any:
-    """Namespace name -> the AWS identity a cluster admin bound to it (may be empty)."""
-    return {name: index_bindings(annotations)}
+# A failed list (the API server not reachable yet) is retried; no object is handled until it
+# succeeds, so none acts with the wrong identity.
+@kopf.on.startup(id="namespace-bindings", backoff=5)
+def _load_bindings(logger: Any, **_: Any) -> None:
+    BINDINGS.load(_list_namespaces())
+    logger.info("AWS identity bindings read from the cluster's namespaces")
+
+
+@kopf.on.event("namespaces", id="namespace-bindings")
+async def _namespace_changed(
+    type: str, name: str, annotations: Mapping[str, str], **_: Any
+) -> None:
+    # Async on purpose: a dict update must not wait behind AWS calls for an executor thread.
+    BINDINGS.update(name, None if type == "DELETED" else annotations)
 
 
 def skip_timer(body: Mapping[str, Any]) -> bool:
@@ -316,21 +360,16 @@ def register_kind(
     resource = (API_GROUP, API_VERSION, info.plural)
     metrics.seed(info.controller)
 
-    def on_change(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
-        bindings = kwargs["namespace_bindings"]
-        run_reconcile(info, reconcile, body=body, patch=patch, logger=logger, bindings=bindings)
+    def on_change(body: kopf.Body, patch: kopf.Patch, logger: Any, **_: Any) -> None:
+        run_reconcile(info, reconcile, body=body, patch=patch, logger=logger)
 
-    def on_timer(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
+    def on_timer(body: kopf.Body, patch: kopf.Patch, logger: Any, **_: Any) -> None:
         if skip_timer(body):
             return
-        bindings = kwargs["namespace_bindings"]
-        run_reconcile(
-            info, reconcile, body=body, patch=patch, logger=logger, bindings=bindings, drift=True
-        )
+        run_reconcile(info, reconcile, body=body, patch=patch, logger=logger, drift=True)
 
-    def on_delete(body: kopf.Body, patch: kopf.Patch, logger: Any, **kwargs: Any) -> None:
-        bindings = kwargs["namespace_bindings"]
-        run_delete(info, delete, body=body, patch=patch, logger=logger, bindings=bindings)
+    def on_delete(body: kopf.Body, patch: kopf.Patch, logger: Any, **_: Any) -> None:
+        run_delete(info, delete, body=body, patch=patch, logger=logger)
 
     kopf.on.resume(*resource, id="reconcile")(on_change)
     kopf.on.create(*resource, id="reconcile")(on_change)

@@ -1,13 +1,14 @@
 """kopf glue for EcrPullSecret and ClusterEcrPullSecret: the standard handlers, and the
 Namespace watch that serves a new or relabelled namespace within seconds.
 
-Handlers on Namespaces are an index and an event handler only, so Gantry never puts a
-finalizer on a Namespace.
+Handlers on Namespaces are event handlers only, so Gantry never puts a finalizer on a
+Namespace.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,31 +38,60 @@ register_kind(
 # -- the Namespace watch ---------------------------------------------------------------------
 
 
-@kopf.index(*CLUSTER_RESOURCE)
-def cluster_pull_secrets(
-    name: str, spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any
-) -> dict[str, Any]:
-    """Object name -> its spec and the namespaces it knows (served or in conflict)."""
+class ClusterObjects:
+    """ClusterEcrPullSecret name -> its spec and the namespaces it knows (served or in
+    conflict), for deciding which objects a Namespace change concerns.
+
+    Kept by an event handler rather than a kopf index, for the reason
+    `gantry.runtime.NamespaceBindings` gives. Completeness at startup does not matter here:
+    each object's own first pass serves every namespace it matches; this map only makes
+    later Namespace changes fast.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_name: dict[str, tuple[Mapping[str, Any], list[str]]] = {}
+
+    def update(self, name: str, entry: tuple[Mapping[str, Any], list[str]] | None) -> None:
+        with self._lock:
+            if entry is None:
+                self._by_name.pop(name, None)
+            else:
+                self._by_name[name] = entry
+
+    def items(self) -> list[tuple[str, tuple[Mapping[str, Any], list[str]]]]:
+        with self._lock:
+            return list(self._by_name.items())
+
+
+CLUSTER_OBJECTS = ClusterObjects()
+
+
+@kopf.on.event(*CLUSTER_RESOURCE, id="cluster-objects")
+async def cluster_object_changed(
+    type: str, name: str, spec: Mapping[str, Any], status: Mapping[str, Any], **_: Any
+) -> None:
+    if type == "DELETED":
+        CLUSTER_OBJECTS.update(name, None)
+        return
     known = [*(status.get("namespaces") or []), *(status.get("conflicts") or [])]
-    return {name: {"spec": dict(spec), "known": known}}
+    CLUSTER_OBJECTS.update(name, (dict(spec), known))
 
 
 @kopf.on.event("namespaces", id="serve-namespace")
 def namespace_changed(
-    type: str, name: str, labels: Mapping[str, str], body: kopf.Body, **kwargs: Any
+    type: str, name: str, labels: Mapping[str, str], body: kopf.Body, **_: Any
 ) -> None:
     """Run a pass of every ClusterEcrPullSecret that should start or stop serving this
     namespace, right away rather than at its next timer pass."""
     exists = type != "DELETED" and (body.get("status") or {}).get("phase") != "Terminating"
-    index: kopf.Index[str, dict[str, Any]] = kwargs["cluster_pull_secrets"]
-    for object_name, entries in index.items():
-        for entry in entries:
-            try:
-                spec = ClusterEcrPullSecretSpec.model_validate(entry["spec"])
-            except pydantic.ValidationError:
-                continue  # reported on the object by its own pass
-            if namespace_changes_serving(spec, entry["known"], name, labels, exists):
-                _pass_now(object_name, name, kwargs["namespace_bindings"])
+    for object_name, (raw_spec, known) in CLUSTER_OBJECTS.items():
+        try:
+            spec = ClusterEcrPullSecretSpec.model_validate(raw_spec)
+        except pydantic.ValidationError:
+            continue  # reported on the object by its own pass
+        if namespace_changes_serving(spec, known, name, labels, exists):
+            _pass_now(object_name, name)
 
 
 class _StatusPatch:
@@ -77,7 +107,7 @@ class _ObjectLogger(logging.LoggerAdapter[logging.Logger]):
         return f"[{(self.extra or {}).get('object')}] {msg}", kwargs
 
 
-def _pass_now(object_name: str, namespace: str, bindings: Mapping[str, Any]) -> None:
+def _pass_now(object_name: str, namespace: str) -> None:
     logger = _ObjectLogger(logging.getLogger(__name__), {"object": object_name})
     logger.info("namespace %s changed whether it is served; reconciling now", namespace)
     try:
@@ -95,7 +125,6 @@ def _pass_now(object_name: str, namespace: str, bindings: Mapping[str, Any]) -> 
             body=body,
             patch=patch,
             logger=logger,
-            bindings=bindings,
         )
     except kopf.TemporaryError as exc:
         logger.info("namespace pass incomplete (%s); its next timer pass retries", exc)
