@@ -54,6 +54,8 @@ from gantry.settings import SETTINGS
 
 # A service that drains for longer than this is reported (deletion keeps waiting).
 DRAIN_REPORT_AFTER = dt.timedelta(minutes=15)
+# A sibling applied together with this object creates its AWS resource within seconds.
+SIBLING_POLL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,12 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-def _waiting(reason: str, message: str) -> Result:
-    return Result(Outcome(Phase.PROGRESSING, reason, message), poll_after=SETTINGS.retry_delay)
+def _waiting(reason: str, message: str, soon: bool = False) -> Result:
+    """Progressing, polled again later. `soon` is for a sibling object that exists and is
+    creating its AWS resource (applied together with this one): that takes seconds, so look
+    again in seconds rather than after the retry delay."""
+    delay = min(SETTINGS.retry_delay, SIBLING_POLL_S) if soon else SETTINGS.retry_delay
+    return Result(Outcome(Phase.PROGRESSING, reason, message), poll_after=delay)
 
 
 # -- EcsService -------------------------------------------------------------------------------
@@ -163,7 +169,9 @@ def _target(work: Pass, spec: EcsServiceSpec) -> Target | Result:
     if found is None:
         return _waiting("WaitingForCluster", f"EcsCluster {ref} does not exist in this namespace")
     if not found.created:
-        return _waiting("WaitingForCluster", f"EcsCluster {ref} has not created its cluster yet")
+        return _waiting(
+            "WaitingForCluster", f"EcsCluster {ref} has not created its cluster yet", soon=True
+        )
     return Target(found.name, service)
 
 
@@ -267,6 +275,7 @@ def _resolve_images(work: Pass, spec: EcsServiceSpec) -> list[dict[str, Any]] | 
                 "WaitingForImage",
                 f"EcrRepository {source.repository_ref.name} does not exist or has not created "
                 "its repository yet",
+                soon=repo is not None,
             )
         digest = source.digest or _digest(work, repo, source.tag or "")
         if digest is None:
