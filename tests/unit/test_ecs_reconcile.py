@@ -162,6 +162,41 @@ def test_known_failure_and_seen_events_are_not_posted_again() -> None:
     assert second.events == []
 
 
+# The operator stopped between UpdateService (to revision 4) and writing status: the status
+# still holds the rollout of revision 3, started when the service was created long ago.
+STALE_ROLLOUT = {
+    "rollout": {
+        "taskDefinition": f"{PREFIX}:task-definition/web:3",
+        "startedAt": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)).isoformat(),
+    }
+}
+
+
+def test_rollout_after_a_crash_is_timed_from_ecs_deployment_not_an_older_rollout() -> None:
+    fake = FakeEcs(service(rollout="IN_PROGRESS"))
+    fake.service["deployments"][0]["failedTasks"] = 0
+    result = reconcile.reconcile_service(work(fake, {**RECORDED, **STALE_ROLLOUT}), spec())
+
+    # Five hours past the recorded start would exceed the deadline; the deployment is
+    # five minutes old, so the rollout is simply in progress.
+    assert result.outcome.reason == "RollingOut"
+    created = fake.service["deployments"][0]["createdAt"]
+    assert result.status["rollout"]["startedAt"] == created.isoformat()
+    assert "update_service" not in fake.calls
+
+
+def test_older_primary_after_a_crash_means_waiting_not_rolled_back() -> None:
+    # The service names revision 4, but ECS has not created its deployment yet: the primary
+    # still runs revision 3, created after the stale recorded start.
+    fake = FakeEcs(service())
+    primary = fake.service["deployments"][0]
+    primary.update(taskDefinition=f"{PREFIX}:task-definition/web:3", rolloutStateReason="")
+    result = reconcile.reconcile_service(work(fake, {**RECORDED, **STALE_ROLLOUT}), spec())
+
+    assert result.outcome.reason == "WaitingForDeployment"
+    assert result.status["rollout"]["startedAt"] is None
+
+
 def test_deletion_scales_to_zero_deletes_and_waits_while_ecs_drains() -> None:
     fake = FakeEcs(service(runningCount=2))
     result = reconcile.delete_service(work(fake, dict(RECORDED)), spec())

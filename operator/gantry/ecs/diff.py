@@ -507,6 +507,17 @@ def assess_rollout(
     return _in_progress_or_late(service, primary, started_at, deadline_seconds, now, failed)
 
 
+def deployment_started_at(service: Mapping[str, Any], task_definition: str) -> str | None:
+    """When ECS created its deployment of `task_definition`, if it has one: the start of a
+    rollout whose own start time was never recorded."""
+    arn = str(service.get("serviceArn", ""))
+    for deployment in service.get("deployments") or []:
+        created = _time(deployment.get("createdAt"))
+        if created is not None and _td(deployment, arn) == task_definition:
+            return created.isoformat()
+    return None
+
+
 def _td(deployment: Mapping[str, Any], service_arn: str) -> str:
     return task_definition_arn(str(deployment.get("taskDefinition", "")), service_arn)
 

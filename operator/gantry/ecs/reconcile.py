@@ -36,6 +36,7 @@ from gantry.ecs.diff import (
     content_hash,
     create_cluster_params,
     create_service_params,
+    deployment_started_at,
     desired_tags,
     family,
     new_events,
@@ -146,7 +147,7 @@ def _converge(
     if missing:
         aws.tag(ecs, service["serviceArn"], aws_tags(missing))
 
-    rollout_started = started or (work.status.get("rollout") or {}).get("startedAt")
+    rollout_started = started or _recorded_start(work, service, task.arn)
     rollout = assess_rollout(
         service,
         task.arn,
@@ -158,6 +159,17 @@ def _converge(
         _clean_revisions(work, spec, task, service)
     status = _service_status(work, spec, task, service, rollout, rollout_started)
     return _rollout_result(work, target, service, rollout, status)
+
+
+def _recorded_start(work: Pass, service: dict[str, Any], task_definition: str) -> str | None:
+    """When the rollout of `task_definition` started, as the last pass recorded it. A start
+    recorded for another revision is not this rollout's: the operator stopped between
+    UpdateService and writing status. Then ECS's own deployment of the revision tells,
+    or nothing does (and no deadline or rollback is judged from a wrong time)."""
+    recorded = work.status.get("rollout") or {}
+    if recorded.get("startedAt") and recorded.get("taskDefinition") == task_definition:
+        return str(recorded["startedAt"])
+    return deployment_started_at(service, task_definition)
 
 
 def _target(work: Pass, spec: EcsServiceSpec) -> Target | Result:
