@@ -226,3 +226,42 @@ def test_stack_of_someone_else_is_never_written() -> None:
     result = run(fake)
     assert result.outcome.reason == "ForeignStack"
     assert fake.writes() == []
+
+
+def delete(fake: FakeAws, status: dict[str, Any]) -> Result | None:
+    body = {"metadata": {"name": "env", "namespace": "ns", "generation": 1}, "status": status}
+    work = Pass(
+        body, logging.getLogger("test"), FakeClients(fake),  # type: ignore[arg-type]
+        Identity("us-east-1"), OWNER, False, lambda _: None,
+    )  # fmt: skip
+    parsed = CdkBootstrapSpec.model_validate(
+        {"regions": ["us-east-1"], "allowAdministratorAccess": True, "deletionPolicy": "Delete"}
+    )
+    return reconcile.delete(work, parsed)
+
+
+RECORDED_REGION = {
+    "region": "us-east-1",
+    "stackId": STACK_ID,
+    "resources": {"bucketName": "cdk-hnb659fds-assets-123456789012-us-east-1"},
+}
+
+
+def test_deletion_removes_the_stack_and_then_its_empty_retained_bucket() -> None:
+    fake = FakeAws("CREATE_COMPLETE")
+    assert delete(fake, {"regions": [RECORDED_REGION]}) is None
+    assert fake.calls.count("delete_stack") == 1
+    assert "delete_bucket" in fake.calls
+
+
+def test_deletion_that_stopped_after_delete_stack_still_removes_the_empty_bucket() -> None:
+    fake = FakeAws(None)  # DeleteStack went through; the status was never updated after it
+    assert delete(fake, {"regions": [RECORDED_REGION]}) is None
+    assert "delete_stack" not in fake.calls
+    assert "delete_bucket" in fake.calls
+
+
+def test_deletion_of_a_stack_never_created_touches_no_bucket() -> None:
+    fake = FakeAws(None)
+    assert delete(fake, {}) is None
+    assert "delete_bucket" not in fake.calls

@@ -613,17 +613,20 @@ def _delete_region(
     cfn = work.clients.get(aws.CLOUDFORMATION, identity)
     stack = aws.describe_stack(cfn, spec.stack_name)
     known_id = (previous or {}).get("stackId")
-    if stack is None or not diff.is_ours(stack, work.owner, known_id):
-        return True
-    if stack.get("StackStatus") != "DELETE_IN_PROGRESS":
-        if stack.get("EnableTerminationProtection"):
-            aws.set_termination_protection(cfn, spec.stack_name, False)
-        aws.delete_stack(cfn, spec.stack_name)
-        work.logger.info("%s: stack %s deleted", region, spec.stack_name)
-    if aws.describe_stack(cfn, spec.stack_name) is not None:
-        return False
+    if stack is not None:
+        if not diff.is_ours(stack, work.owner, known_id):
+            return True  # another stack of that name: never ours to delete
+        if stack.get("StackStatus") != "DELETE_IN_PROGRESS":
+            if stack.get("EnableTerminationProtection"):
+                aws.set_termination_protection(cfn, spec.stack_name, False)
+            aws.delete_stack(cfn, spec.stack_name)
+            work.logger.info("%s: stack %s deleted", region, spec.stack_name)
+        if aws.describe_stack(cfn, spec.stack_name) is not None:
+            return False
+    # The stack is gone, in this pass or in one that stopped right after DeleteStack: the
+    # bucket it retained goes too, if it is empty and it was our stack's.
     bucket = ((previous or {}).get("resources") or {}).get("bucketName")
-    if bucket:
+    if bucket and known_id:
         _drop_bucket(work, work.clients.get("s3", identity), bucket)
     return True
 
