@@ -43,13 +43,21 @@ class Catalog:
 
     Drift passes of a thousand repositories would cost a thousand reads; one paginated read
     returns up to 1,000 repositories, so passes within `max_age` of each other share it.
-    Change passes never use it: they read their repository directly.
+    Change passes never use it: they read their repository directly. A page taken before
+    Gantry's own last write to a repository is not used for that repository: it would show
+    the setting just replaced, and a drift pass would "repair" what is already right.
     """
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
         self._locks: dict[Hashable, threading.Lock] = {}
         self._pages: dict[Hashable, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._written: dict[tuple[Hashable, str], float] = {}
+
+    def wrote(self, key: Hashable, name: str) -> None:
+        """Gantry has just changed repository `name` of registry `key`."""
+        with self._guard:
+            self._written[(key, name)] = time.monotonic()
 
     def lookup(
         self, client: Any, key: Hashable, name: str, max_age: float
@@ -59,10 +67,19 @@ class Catalog:
         # One refresh per registry at a time; the others wait and then read its result.
         with lock:
             taken, repositories = self._pages.get(key, (0.0, {}))
-            if time.monotonic() - taken > max_age:
-                repositories = _all_repositories(client)
-                self._pages[key] = (time.monotonic(), repositories)
+            with self._guard:
+                written = self._written.get((key, name), 0.0)
+            if time.monotonic() - taken > max_age or taken <= written:
+                taken, repositories = time.monotonic(), _all_repositories(client)
+                self._pages[key] = (taken, repositories)
+                self._forget_writes_before(key, taken)
         return repositories.get(name)
+
+    def _forget_writes_before(self, key: Hashable, taken: float) -> None:
+        # A write older than the page is in the page; only newer ones need remembering.
+        with self._guard:
+            for entry in [e for e, at in self._written.items() if e[0] == key and at < taken]:
+                del self._written[entry]
 
 
 def _all_repositories(client: Any) -> dict[str, dict[str, Any]]:

@@ -60,6 +60,8 @@ def reconcile(work: Pass, spec: EcrRepositorySpec) -> Result:
     for action in changes.actions:
         aws.apply(client, action)
         work.logger.info("%s: %s updated", name, action.field)
+    if created or changes.actions:
+        aws.CATALOG.wrote(_registry(work), name)
 
     status = _status(work, spec, repository)
     events = _drift_events(work, created, changes.actions, status)
@@ -86,11 +88,15 @@ def _observe(work: Pass, client: Any, name: str) -> Observed:
     if not work.in_sync or _full_check_due(work):
         return aws.observe(client, name)
     max_age = min(60.0, SETTINGS.drift_interval / 4)
-    key = (work.identity.region, work.identity.role_arn)
-    repository = aws.CATALOG.lookup(client, key, name, max_age)
+    repository = aws.CATALOG.lookup(client, _registry(work), name, max_age)
     if repository is None or repository.get("repositoryArn") != work.status.get("arn"):
         return aws.observe(client, name)  # gone or replaced: confirm with a direct read
     return Observed(repository=repository, partial=True)
+
+
+def _registry(work: Pass) -> tuple[str, str | None]:
+    """The catalog's key: the repositories one identity sees in one region."""
+    return (work.identity.region, work.identity.role_arn)
 
 
 def _full_check_due(work: Pass) -> bool:
