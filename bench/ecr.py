@@ -8,11 +8,12 @@ from collections import Counter
 from typing import Any
 
 import kubernetes
+from gantry.core.aws import READ_PREFIXES
 
 from bench.stack import BenchStack, wait_until
 
 GROUP, VERSION, PLURAL = "gantry.dev", "v1alpha1", "ecrrepositories"
-READS = ("Describe", "Get", "List", "BatchGet")
+READS = READ_PREFIXES
 
 
 def api(stack: BenchStack) -> Any:

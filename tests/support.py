@@ -13,9 +13,19 @@ import yaml
 from devstack.controlplane import ControlPlane
 from devstack.moto import MotoServer
 from devstack.operator import OperatorProcess
+from gantry.core.aws import is_read
 
 T = TypeVar("T")
 GROUP_VERSION = "gantry.dev/v1alpha1"
+# Every gantry.dev kind, by plural.
+KINDS = (
+    "ecrrepositories",
+    "ecrpullsecrets",
+    "clusterecrpullsecrets",
+    "cdkbootstraps",
+    "ecsservices",
+    "ecsclusters",
+)
 
 
 @dataclass
@@ -68,7 +78,7 @@ class Stack:
         return sum(
             count
             for (_, operation, _), count in self.operator.aws_calls().items()
-            if not operation.startswith(("Describe", "Get", "List", "BatchGet"))
+            if not is_read(operation)
         )
 
 

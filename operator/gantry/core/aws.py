@@ -151,7 +151,7 @@ def _instrument(client: Any, service: str, limit: threading.BoundedSemaphore) ->
         if parsed and "Error" in parsed:
             code = str(parsed["Error"].get("Code") or "Unknown")
         _count(service, model.name, code)
-        if code == "Success" and not model.name.startswith(READ_PREFIXES):
+        if code == "Success" and not is_read(model.name):
             CRASH_HOOK.wrote()
 
     def failed(exception: BaseException | None = None, event_name: str = "", **_: Any) -> None:
@@ -168,7 +168,13 @@ def _instrument(client: Any, service: str, limit: threading.BoundedSemaphore) ->
     events.register("needs-retry", _retry_counter(service))
 
 
-READ_PREFIXES = ("Describe", "Get", "List", "BatchGet")
+# Operations that change nothing in AWS (HeadBucket included), by name. Tests and benchmarks
+# count writes with the same rule.
+READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "Head")
+
+
+def is_read(operation: str) -> bool:
+    return operation.startswith(READ_PREFIXES)
 
 
 class CrashHook:
