@@ -169,6 +169,7 @@ class ControlPlane:
         self._server: str | None = None
         self._etcd: subprocess.Popen[bytes] | None = None
         self._apiserver: subprocess.Popen[bytes] | None = None
+        self._apiserver_args: list[str] = []
         self._log_files: list[IO[bytes]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -307,9 +308,21 @@ class ControlPlane:
             # needs the namespace's default ServiceAccount to exist (ensure_namespace creates
             # it) and mounts projected tokens, which need no token controller.
         ]
+        self._apiserver_args = apiserver_args
         self._apiserver = self._spawn(apiserver_args, self.apiserver_log)
         self._server = f"https://127.0.0.1:{api_port}"
         self._wait_for_apiserver(api_port, deadline)
+
+    def restart_apiserver(self, down_seconds: float = 3.0) -> None:
+        """Stop kube-apiserver, keep it down a while, start it again on the same port with
+        the same etcd, so clients see a real outage and a real recovery."""
+        if self._apiserver is None or self._server is None:
+            raise ControlPlaneError("the control plane is not running")
+        _terminate(self._apiserver)
+        time.sleep(down_seconds)
+        self._apiserver = self._spawn(self._apiserver_args, self.apiserver_log)
+        port = int(self._server.rsplit(":", 1)[1])
+        self._wait_for_apiserver(port, time.monotonic() + READY_TIMEOUT_S)
 
     def _etcd_supports(self, flag: str) -> bool:
         probe = subprocess.run(

@@ -20,20 +20,10 @@ from devstack.controlplane import ControlPlane
 from devstack.moto import MotoServer
 from devstack.operator import OperatorProcess
 from devstack.processes import running
-from support import Stack, wait_for
+from support import KINDS, Stack, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy" / "base"
-# kubectl ignores -n for a cluster-scoped kind, so teardown deletes every object of those kinds
-# (clusterecrpullsecrets): no test wants one to outlive it.
-KINDS = (
-    "ecrrepositories",
-    "ecrpullsecrets",
-    "clusterecrpullsecrets",
-    "cdkbootstraps",
-    "ecsservices",
-    "ecsclusters",
-)
 
 pytestmark = pytest.mark.integration
 
@@ -105,29 +95,21 @@ def namespace(stack: Stack, request: pytest.FixtureRequest) -> Iterator[str]:
     name = f"t{next(_counter)}-{slug}"[:60].strip("-")
     stack.cp.ensure_namespace(name)
     yield name
-    for plural in KINDS:
-        stack.cp.kubectl("delete", plural, "--all", "-n", name, "--wait=false", check=False)
-
-    def gone() -> bool:
-        out = stack.cp.kubectl("get", ",".join(KINDS), "-n", name, "-o", "name", check=False)
-        return out.stdout.strip() == ""
-
+    # kubectl ignores -n for a cluster-scoped kind, so this deletes every ClusterEcrPullSecret:
+    # no test wants one to outlive it. One kubectl call per step, for every kind at once:
+    # each call costs a process start, and this runs after every integration test.
+    stack.cp.kubectl("delete", ",".join(KINDS), "--all", "-n", name, "--wait=false", check=False)
     try:
-        wait_for(gone, timeout=30, what=f"objects in {name} to be deleted")
+        wait_for(lambda: not leftovers(stack, name), timeout=30, what=f"objects in {name} deleted")
     finally:
         # Anything still held (a deliberately blocked deletion) is released by hand.
-        for plural in KINDS:
-            for line in stack.cp.kubectl(
-                "get", plural, "-n", name, "-o", "name", check=False
-            ).stdout.split():
-                stack.cp.kubectl(
-                    "patch",
-                    line,
-                    "-n",
-                    name,
-                    "--type=merge",
-                    "-p",
-                    '{"metadata":{"finalizers":null}}',
-                    check=False,
-                )
+        for line in leftovers(stack, name):
+            release = '{"metadata":{"finalizers":null}}'
+            stack.cp.kubectl("patch", line, "-n", name, "--type=merge", "-p", release, check=False)
         stack.moto.reset()
+
+
+def leftovers(stack: Stack, namespace: str) -> list[str]:
+    """The gantry.dev objects still in `namespace`, as kind/name."""
+    out = stack.cp.kubectl("get", ",".join(KINDS), "-n", namespace, "-o", "name", check=False)
+    return out.stdout.split()
