@@ -1,7 +1,9 @@
 """`make bench`: run the benchmarks on the local stack, print a table, write JSON results.
 
-Usage: python -m bench.run [--objects N] [--latency N] [--window S]. The figures depend on
-the machine; BENCHMARKS.md records the latest ones and where they came from.
+Usage: python -m bench.run [--only ecr|ecs] [--objects N] [--latency N] [--window S]
+[--ecs-services N] [--image-changes N]. Without --only the EcrRepository benchmarks run first
+and the EcsService ones after them, each on a stack of its own. The figures depend on the
+machine; BENCHMARKS.md records the latest ones and where they came from.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import ecr
+from bench import ecr, ecs
 from bench.stack import bench_stack
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SCALE = 10.0  # steady-state intervals run ten times faster than the defaults
+# moto starts every new ECS service with this many running tasks and a COMPLETED deployment;
+# the benchmark's services ask for as many, so they can become Ready.
+MOTO_ENV = {"MOTO_ECS_SERVICE_RUNNING": "2"}
 
 
 def machine() -> dict[str, Any]:
@@ -35,7 +40,7 @@ def run(objects: int, latency_count: int, window: float) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine()}
     with (
         tempfile.TemporaryDirectory(prefix="gantry-bench-") as tmp,
-        bench_stack(Path(tmp), {"GANTRY_CLUSTER_ID": "bench"}) as stack,
+        bench_stack(Path(tmp), {"GANTRY_CLUSTER_ID": "bench"}, MOTO_ENV) as stack,
     ):
         print("latency ...", flush=True)
         results["latency"] = ecr.latency(stack, latency_count)
@@ -59,6 +64,63 @@ def run(objects: int, latency_count: int, window: float) -> dict[str, Any]:
         results["detection"] = ecr.detection(stack, "bench-scale", "obj-7", SCALE)
         print(results["detection"], flush=True)
     return results
+
+
+def run_ecs(services: int, changes: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": machine()}
+    with (
+        tempfile.TemporaryDirectory(prefix="gantry-bench-ecs-") as tmp,
+        bench_stack(Path(tmp), {"GANTRY_CLUSTER_ID": "bench"}, MOTO_ENV) as stack,
+    ):
+        print("ecs: image changes ...", flush=True)
+        results["image_change"] = ecs.image_change(stack, changes)
+        print(results["image_change"], flush=True)
+        print("ecs: service and cluster applied together, to Ready ...", flush=True)
+        results["apply_to_ready"] = ecs.apply_to_ready(stack, services)
+        print(results["apply_to_ready"], flush=True)
+        print("ecs: service on a Ready cluster, to Ready ...", flush=True)
+        results["service_to_ready"] = ecs.apply_to_ready(stack, services, cluster_first=True)
+        print(results["service_to_ready"], flush=True)
+    return results
+
+
+def ecs_table(results: dict[str, Any]) -> str:
+    ready, alone = results["apply_to_ready"], results["service_to_ready"]
+    change = results["image_change"]
+    writes = ", ".join(f"{op} x{n:g}" for op, n in change["write_operations_per_change"].items())
+    reads = ", ".join(f"{op} x{n:g}" for op, n in change["read_operations_per_change"].items())
+    polls = change["waiting_poll_calls"].get("ecs:DescribeServices", 0)
+    per_minute = polls / change["waiting_services"] / (change["waiting_poll_window_s"] / 60)
+    rows = [
+        (
+            f"EcsService + its EcsCluster applied together, to Ready ({ready['objects']} one "
+            "at a time): p50 / p95 / p99",
+            f"{ready['p50_s']} / {ready['p95_s']} / {ready['p99_s']} s",
+        ),
+        (
+            f"EcsService on a Ready EcsCluster, to Ready ({alone['objects']} one at a time): "
+            "p50 / p95 / p99",
+            f"{alone['p50_s']} / {alone['p95_s']} / {alone['p99_s']} s",
+        ),
+        (
+            "image change: AWS reads / writes per change (medians)",
+            f"{change['reads_per_change']} / {change['writes_per_change']}",
+        ),
+        ("image change: writes (median per change)", writes or "none"),
+        ("image change: reads (median per change)", reads or "none"),
+        (
+            "image change: edit to ECS on the new revision, p50",
+            f"{change['change_to_ecs_p50_s']} s",
+        ),
+        (
+            "then, waiting for moto's deployment: DescribeServices per service per minute",
+            f"{per_minute:.2f}",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{'measure'.ljust(width)}  figure"]
+    lines += [f"{a.ljust(width)}  {b}" for a, b in rows]
+    return "\n".join(lines)
 
 
 def table(results: dict[str, Any]) -> str:
@@ -97,17 +159,27 @@ def steady_rows(st: dict[str, Any], de: dict[str, Any]) -> list[tuple[str, str, 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--only", choices=("ecr", "ecs"), help="run one kind's benchmarks")
     parser.add_argument("--objects", type=int, default=1000)
     parser.add_argument("--latency", type=int, default=100)
     # 750 s at ten times the default speed covers a full-check interval (720 s) as well as
     # many drift intervals, so both kinds of periodic read are in the figure.
     parser.add_argument("--window", type=float, default=750.0)
+    parser.add_argument("--ecs-services", type=int, default=20)
+    parser.add_argument("--image-changes", type=int, default=5)
     args = parser.parse_args()
-    results = run(args.objects, args.latency, args.window)
     RESULTS.mkdir(exist_ok=True)
-    name = "ecr.json" if args.window > 0 else "ecr-no-steady.json"
-    (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
+    tables = []
+    if args.only in (None, "ecr"):
+        results = run(args.objects, args.latency, args.window)
+        name = "ecr.json" if args.window > 0 else "ecr-no-steady.json"
+        (RESULTS / name).write_text(json.dumps(results, indent=2) + "\n")
+        tables.append(table(results))
+    if args.only in (None, "ecs"):
+        ecs_results = run_ecs(args.ecs_services, args.image_changes)
+        (RESULTS / "ecs.json").write_text(json.dumps(ecs_results, indent=2) + "\n")
+        tables.append(ecs_table(ecs_results))
+    print("\n\n".join(tables))
     return 0
 
 

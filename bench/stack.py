@@ -92,8 +92,14 @@ def _status_kb(pid: int, key: str) -> int:
 
 
 @contextlib.contextmanager
-def bench_stack(workdir: Path, operator_env: dict[str, str]) -> Iterator[BenchStack]:
-    with ControlPlane(workdir / "control-plane") as cp, MotoServer(workdir) as moto:
+def bench_stack(
+    workdir: Path, operator_env: dict[str, str], moto_env: dict[str, str] | None = None
+) -> Iterator[BenchStack]:
+    """The stack; `moto_env` is the moto server's extra environment (MOTO_ECS_SERVICE_RUNNING)."""
+    with (
+        ControlPlane(workdir / "control-plane") as cp,
+        MotoServer(workdir, extra_env=moto_env) as moto,
+    ):
         cp.kubectl("apply", "--server-side", "-k", str(ROOT / "crds"))
         cp.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
         for name in ("namespace.yaml", "serviceaccount.yaml", "rbac.yaml"):
