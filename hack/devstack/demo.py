@@ -122,6 +122,8 @@ def main() -> int:
 
 def run_demo(cp: ControlPlane, operator: OperatorProcess, env: dict[str, str]) -> int:
     cp.ensure_namespace(NAMESPACE)
+    # The example ClusterEcrPullSecret serves namespaces with this label: the demo's is one.
+    cp.kubectl("label", "namespace", NAMESPACE, "pulls-from-ecr=true", "--overwrite")
     say(f"applying examples/ into namespace {NAMESPACE}")
     print(cp.kubectl("apply", "-n", NAMESPACE, "-f", str(ROOT / "examples")).stdout)
     say("waiting for every object to be Ready")
