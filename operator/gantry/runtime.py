@@ -140,7 +140,8 @@ def _reconcile_once(
 
 
 def _terminal_message(exc: Terminal) -> str:
-    return f"{exc.message or exc.code}. Change the spec to fix this; it is not retried until then."
+    what = (exc.message or exc.code).rstrip(". ")  # AWS messages often end in a full stop
+    return f"{what}. Change the spec to fix this; it is not retried until then."
 
 
 def _validation_message(exc: pydantic.ValidationError) -> str:

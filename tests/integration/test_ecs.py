@@ -453,3 +453,40 @@ def test_cluster_name_edit_is_refused_at_admission(stack: Stack, namespace: str)
     cluster["spec"]["clusterName"] = "other"
     out = stack.apply(cluster, check=False)
     assert "spec.clusterName is immutable" in out
+
+
+def test_service_naming_a_missing_cluster_waits_and_registers_nothing(
+    stack: Stack, namespace: str
+) -> None:
+    stack.apply(service_manifest(namespace, "lost", clusterName="nowhere"))
+    obj = wait_condition(stack, SERVICES, namespace, "lost", "Ready", status="Unknown")
+    ready = condition(obj, "Ready")
+    assert ready["reason"] == "WaitingForCluster"
+    assert "ECS cluster nowhere does not exist in us-east-1" in ready["message"]
+    assert revisions(stack, "lost") == []
+
+
+def test_service_in_another_region_than_its_cluster_is_refused_and_registers_nothing(
+    stack: Stack, namespace: str
+) -> None:
+    stack.apply(
+        {
+            "apiVersion": GROUP_VERSION,
+            "kind": "EcsCluster",
+            "metadata": {"name": "home", "namespace": namespace},
+            "spec": {"clusterName": "home"},
+        }
+    )
+    wait_condition(stack, CLUSTERS, namespace, "home", "Ready")
+    body = service_manifest(namespace, "abroad", region="eu-west-1", clusterRef={"name": "home"})
+    del body["spec"]["clusterName"]
+    stack.apply(body)
+
+    obj = wait_condition(stack, SERVICES, namespace, "abroad", "Stalled")
+    synced = condition(obj, "Synced")
+    assert synced["reason"] == "RegionMismatch"
+    assert "EcsCluster home is in us-east-1" in synced["message"]
+    assert "Set spec.region to us-east-1" in synced["message"]
+    for region in ("us-east-1", "eu-west-1"):
+        families = stack.aws("ecs", region).list_task_definitions()["taskDefinitionArns"]
+        assert families == [], region

@@ -206,6 +206,7 @@ def test_deployment_percentages_that_deadlock_are_refused(
     count: int, maximum: int, minimum: int, deadlocks: bool
 ) -> None:
     s = spec(
+        container(memory=256),
         desiredCount=count,
         deploymentConfiguration={"maximumPercent": maximum, "minimumHealthyPercent": minimum},
     )
@@ -213,6 +214,13 @@ def test_deployment_percentages_that_deadlock_are_refused(
     if deadlocks:
         with pytest.raises(Terminal, match="no room"):
             preflight(s)
+
+
+def test_a_container_without_any_memory_size_is_refused_by_name() -> None:
+    with pytest.raises(Terminal, match="container sidecar has no memory or memoryReservation"):
+        preflight(spec(container(memory=256), container(name="sidecar")))
+    preflight(spec(container(memory=256), container(name="sidecar", memoryReservation=64)))
+    preflight(spec(container(), template={"memory": "512"}))  # task-level memory covers it
 
 
 def fargate(cpu: str, memory: str) -> EcsServiceSpec:

@@ -3,8 +3,9 @@
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.parsers import ResponseParserError
-from gantry.core.errors import ErrorClass, classify
+from gantry.core.errors import ErrorClass, Terminal, classify
 from gantry.ecr import aws as ecr_aws  # registers ECR's table
+from gantry.runtime import _terminal_message
 
 
 def client_error(code: str, status: int = 400) -> ClientError:
@@ -58,3 +59,9 @@ def test_terminal_keeps_the_aws_message_for_the_condition() -> None:
     error = classify(client_error("InvalidParameterException"), "ecr")
     assert error.message == "InvalidParameterException happened"
     assert error.code == "InvalidParameterException"
+
+
+def test_terminal_message_ends_in_one_full_stop_and_says_what_to_do() -> None:
+    message = _terminal_message(Terminal("ClientException", "Container.memory must be set.."))
+    assert message.startswith("Container.memory must be set. Change the spec")
+    assert ".." not in message

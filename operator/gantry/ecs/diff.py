@@ -58,6 +58,7 @@ def preflight(spec: EcsServiceSpec) -> None:
     template = spec.task_template
     if template is not None:
         _check_fargate_size(template)
+        _check_container_memory(template)
     if rollout_deadlocks(spec):
         raise invalid(
             "deploymentConfiguration: maximumPercent and minimumHealthyPercent leave no room "
@@ -79,6 +80,19 @@ def _check_fargate_size(template: TaskTemplate) -> None:
             f"taskTemplate.memory {memory} does not fit cpu {cpu} on Fargate; use "
             f"{_choices(allowed)}"
         )
+
+
+def _check_container_memory(template: TaskTemplate) -> None:
+    # ECS refuses the registration otherwise; saying so here names the container and the fix.
+    if template.memory:
+        return
+    for container in template.containers:
+        if not container.memory and not container.memory_reservation:
+            raise invalid(
+                f"container {container.name} has no memory or memoryReservation, and the task "
+                "has no memory: set one of them (ECS needs a memory size for every container "
+                "of a task without task-level memory)"
+            )
 
 
 def _choices(allowed: Sequence[int]) -> str:

@@ -112,6 +112,14 @@ def reconcile_service(work: Pass, spec: EcsServiceSpec) -> Result:
     if refusal is not None:
         return refusal
 
+    if service is None and aws.describe_cluster(ecs, target.cluster) is None:
+        # Nothing is registered for a service whose cluster is missing (a wrong name or
+        # region, or a cluster made elsewhere that does not exist yet).
+        return _waiting(
+            "WaitingForCluster",
+            f"ECS cluster {target.cluster} does not exist in {work.identity.region}; create "
+            "it, or correct spec.clusterName or spec.region",
+        )
     task = _desired_task(work, spec, target, ecs)
     if isinstance(task, Result):
         return task
@@ -183,6 +191,13 @@ def _target(work: Pass, spec: EcsServiceSpec) -> Target | Result:
     if not found.created:
         return _waiting(
             "WaitingForCluster", f"EcsCluster {ref} has not created its cluster yet", soon=True
+        )
+    if found.region and found.region != work.identity.region:
+        return Result.stalled(
+            "RegionMismatch",
+            f"EcsCluster {ref} is in {found.region}, but this service would be created in "
+            f"{work.identity.region}: a service runs in its cluster's region. Set spec.region "
+            f"to {found.region} (or remove it if {found.region} is the namespace's region).",
         )
     return Target(found.name, service)
 

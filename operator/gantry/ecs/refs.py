@@ -19,6 +19,7 @@ from gantry.core.errors import Retryable
 class ClusterFacts:
     name: str
     created: bool  # the EcsCluster has an ARN in its status
+    region: str | None  # where it created its cluster (None until it has)
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,11 @@ def cluster(namespace: str, name: str) -> ClusterFacts | None:
         return None
     status = obj.get("status") or {}
     spec = obj.get("spec") or {}
-    return ClusterFacts(name=spec.get("clusterName") or name, created=bool(status.get("arn")))
+    return ClusterFacts(
+        name=spec.get("clusterName") or name,
+        created=bool(status.get("arn")),
+        region=status.get("region"),
+    )
 
 
 def repository(namespace: str, name: str) -> RepositoryFacts | None:
