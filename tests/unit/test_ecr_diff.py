@@ -209,6 +209,21 @@ def test_kms_key_id_matches_its_arn() -> None:
     assert plan(s, observed, OWNER, Managed()).immutable_mismatches == []
 
 
+def count_rule(count_type: str, **selection: Any) -> dict[str, Any]:
+    return {
+        "rulePriority": 1,
+        "selection": {"tagStatus": "untagged", "countType": count_type, "countNumber": 3,
+                      **selection},
+        "action": {"type": "expire"},
+    }  # fmt: skip
+
+
+def test_newer_count_types_are_left_to_ecr() -> None:
+    document = json.dumps({"rules": [count_rule("sinceImagePulled", countUnit="days")]})
+    s = spec(lifecyclePolicy={"json": document})
+    plan(s, Observed(repository(), tags=OWNER), OWNER, Managed())  # no Terminal
+
+
 @pytest.mark.parametrize(
     ("document", "fragment"),
     [
@@ -219,6 +234,14 @@ def test_kms_key_id_matches_its_arn() -> None:
                 {"rules": [{**RULES[0], "rulePriority": 1}, {**RULES[1], "rulePriority": 2}]}
             ),
             "highest rulePriority",
+        ),
+        (
+            json.dumps({"rules": [count_rule("imageCountMoreThan", countUnit="days")]}),
+            "imageCountMoreThan rule counts images, not days: remove countUnit",
+        ),
+        (
+            json.dumps({"rules": [count_rule("sinceImagePushed")]}),
+            "sinceImagePushed rule needs countUnit: days",
         ),
     ],
 )

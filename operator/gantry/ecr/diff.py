@@ -15,7 +15,14 @@ from typing import Any
 from gantry.core.errors import Terminal
 from gantry.core.ownership import is_ownership_tag
 from gantry.core.policy import canonical_policy, dumps
-from gantry.ecr.models import EcrRepositorySpec, Encryption, TagMutability, TagPolicy
+from gantry.ecr.models import (
+    COUNT_UNIT_WITH_IMAGE_COUNT,
+    SINCE_PUSHED_WITHOUT_UNIT,
+    EcrRepositorySpec,
+    Encryption,
+    TagMutability,
+    TagPolicy,
+)
 
 _INT_KEYS = ("rulePriority", "countNumber")
 _SET_KEYS = ("tagPrefixList", "tagPatternList")
@@ -128,6 +135,16 @@ def check_lifecycle(policy: dict[str, Any]) -> None:
                 "lifecyclePolicy: a rule with tagStatus tagged needs tagPrefixList "
                 "or tagPatternList"
             )
+        _check_count(selection)
+
+
+def _check_count(selection: dict[str, Any]) -> None:
+    # Newer count types (sinceImagePulled, ...) are left to ECR: their rules may change.
+    count_type, has_unit = selection.get("countType"), "countUnit" in selection
+    if count_type == "imageCountMoreThan" and has_unit:
+        raise invalid(f"lifecyclePolicy: {COUNT_UNIT_WITH_IMAGE_COUNT}")
+    if count_type == "sinceImagePushed" and not has_unit:
+        raise invalid(f"lifecyclePolicy: {SINCE_PUSHED_WITHOUT_UNIT}")
 
 
 def desired_lifecycle(spec: EcrRepositorySpec) -> dict[str, Any] | None:

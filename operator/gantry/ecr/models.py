@@ -68,6 +68,11 @@ class Encryption(GantryModel):
     )
 
 
+# ECR refuses these two rule shapes; the raw JSON form is checked with the same words.
+COUNT_UNIT_WITH_IMAGE_COUNT = "an imageCountMoreThan rule counts images, not days: remove countUnit"
+SINCE_PUSHED_WITHOUT_UNIT = "a sinceImagePushed rule needs countUnit: days"
+
+
 class Selection(GantryModel):
     """Which images a lifecycle rule applies to. Keys newer than this schema are kept."""
 
@@ -80,7 +85,15 @@ class Selection(GantryModel):
                     "self.tagStatus != 'tagged' || has(self.tagPrefixList) || "
                     "has(self.tagPatternList)",
                     "a rule with tagStatus tagged needs tagPrefixList or tagPatternList",
-                )
+                ),
+                cel(
+                    "self.countType != 'imageCountMoreThan' || !has(self.countUnit)",
+                    COUNT_UNIT_WITH_IMAGE_COUNT,
+                ),
+                cel(
+                    "self.countType != 'sinceImagePushed' || has(self.countUnit)",
+                    SINCE_PUSHED_WITHOUT_UNIT,
+                ),
             ),
         },
     )
