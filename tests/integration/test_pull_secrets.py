@@ -199,6 +199,24 @@ def test_service_account_created_later_gets_the_secret(stack: Stack, namespace: 
     assert pull_secret_names(stack, namespace, "deployer") == ["later"]
 
 
+def test_second_object_with_the_same_secret_name_is_refused_and_the_first_keeps_it(
+    stack: Stack, namespace: str
+) -> None:
+    stack.apply(pull_secret(namespace, "first", secretName="shared"))
+    wait_condition(stack, PLURAL, namespace, "first", "Ready")
+    stack.apply(pull_secret(namespace, "second", secretName="shared"))
+
+    stalled = wait_condition(stack, PLURAL, namespace, "second", "Stalled")
+    synced = condition(stalled, "Synced")
+    assert synced["reason"] == "OwnedByOther"
+    assert "was not written by this object" in synced["message"]
+    assert "not managed by Gantry" not in synced["message"]
+    first = stack.get(PLURAL, namespace, "first")
+    assert condition(first, "Ready")["status"] == "True"
+    owner = (secret(stack, namespace, "shared") or {})["metadata"]["annotations"]
+    assert owner["gantry.dev/owner"].endswith("/EcrPullSecret/first")
+
+
 def test_foreign_secret_of_the_same_name_is_left_alone_and_reported(
     stack: Stack, namespace: str
 ) -> None:

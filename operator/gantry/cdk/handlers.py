@@ -15,8 +15,8 @@ from gantry.core.errors import Retryable
 from gantry.runtime import register_kind
 
 
-def read_config_map(namespace: str, name: str, key: str) -> str | None:
-    """The text under `key` of a ConfigMap, or None when the map or the key is absent."""
+def read_config_map(namespace: str, name: str) -> dict[str, str] | None:
+    """A ConfigMap's data, or None when there is no such ConfigMap."""
     import kubernetes
 
     try:
@@ -25,8 +25,7 @@ def read_config_map(namespace: str, name: str, key: str) -> str | None:
         if exc.status == 404:
             return None
         raise Retryable("ConfigMapUnreadable", f"reading ConfigMap {name}: {exc.reason}") from exc
-    value = (config_map.data or {}).get(key)
-    return str(value) if value is not None else None
+    return {str(k): str(v) for k, v in (config_map.data or {}).items()}
 
 
 RECONCILE = functools.partial(reconcile.reconcile, read=read_config_map)

@@ -30,7 +30,8 @@ from gantry.core.models import DeletionPolicy
 from gantry.core.reconcile import Event, Pass, Result
 from gantry.settings import SETTINGS
 
-ConfigMapReader = Callable[[str, str, str], str | None]  # namespace, name, key -> text
+# (namespace, name) -> the ConfigMap's data, or None when there is no such ConfigMap
+ConfigMapReader = Callable[[str, str], dict[str, str] | None]
 IN_PROGRESS_POLL = 10.0
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
@@ -88,20 +89,30 @@ class Region:
 # --- the template --------------------------------------------------------------------------
 
 
-def load_source(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Source:
+def load_source(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Source | Result:
+    """The template to deploy, or a Stalled result when the ConfigMap holding it is missing
+    (a person must create it; the spec need not change, so it is looked at again)."""
     if spec.template.source == TemplateSource.BUILTIN:
         rendered = builtin.render()
         return _source(rendered)
     ref = spec.template.config_map_ref
     assert ref is not None  # CEL requires it with source ConfigMap
-    text = read(work.namespace, ref.name, ref.key)
-    if text is None:
-        raise Terminal(
-            "TemplateNotFound",
-            f"ConfigMap {ref.name} has no key {ref.key}; create it, e.g. from "
-            "`cdk bootstrap --show-template` or `gantry template`",
+    data = read(work.namespace, ref.name)
+    if data is None or ref.key not in data:
+        missing = (
+            f"ConfigMap {ref.name} does not exist in this namespace"
+            if data is None
+            else f"ConfigMap {ref.name} has no key {ref.key}"
         )
-    template = diff.load_template(text)
+        result = Result.stalled(
+            "TemplateNotFound",
+            f"{missing}; put the template there, for example from `cdk bootstrap "
+            "--show-template` or `gantry cdk-template`. Looked at again every "
+            f"{SETTINGS.blocked_retry_delay:g}s.",
+        )
+        result.poll_after = SETTINGS.blocked_retry_delay
+        return result
+    template = diff.load_template(data[ref.key])
     problems = diff.contract_problems(template)
     if problems:
         raise Terminal(
@@ -128,6 +139,8 @@ def _source(template: dict[str, Any]) -> Source:
 
 def reconcile(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Result:
     source = load_source(work, spec, read)
+    if isinstance(source, Result):
+        return source
     account = aws.account_id(work.client("sts"))
     previous = {r.get("region"): r for r in work.status.get("regions") or []}
     statuses: dict[str, dict[str, Any]] = {}
@@ -137,7 +150,7 @@ def reconcile(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Resu
         merged = [
             {"region": n, **(previous.get(n) or {}), **statuses.get(n, {})} for n in spec.regions
         ]
-        work.record({"regions": merged})
+        work.record({"regions": [_stored(r) for r in merged]})
 
     results = []
     for name in spec.regions:
@@ -150,6 +163,17 @@ def reconcile(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Resu
     for gone in set(previous) - set(spec.regions):
         _retire(work, spec, str(gone), previous[gone])
     return _summary(work, spec, source, account, results)
+
+
+def _stored(value: Any) -> Any:
+    """A region's status as the API server keeps it. Inside a list, a null field is not
+    stored, so one sent would make the stored object differ from the patch (kopf warns on
+    every write); leaving it out clears it just the same, as the list is replaced whole."""
+    if isinstance(value, dict):
+        return {k: _stored(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    return value
 
 
 # What a pass carries over from the previous one when it does not learn it afresh.
@@ -550,16 +574,25 @@ def _summary(
         "variant": source.variant,
         "trustedAccounts": sorted(spec.trust.accounts),
         "lookupAccounts": sorted(spec.trust.lookup_accounts),
-        "regions": [r.status for r in results],
+        "regions": [_stored(r.status) for r in results],
     }
     events = [event for r in results for event in r.events]
     return Result(outcome, status, events, poll_after=min(polls) if polls else None)
 
 
+# What a False condition says: no region is in that state.
+_NONE_SAY = {
+    "Blocked": "no region is blocked",
+    "Drifted": "no region has drifted",
+    "Progressing": "no region is progressing",
+    "UpgradeAvailable": "every region runs the template's version",
+}
+
+
 def _extras(results: list[RegionResult], source: Source) -> tuple[dict[str, Any], ...]:
     def flag(type_: str, hits: list[RegionResult], reason: str, texts: list[str]) -> Any:
         if not hits:
-            return extra_condition(type_, FALSE, "None", f"no region is {type_.lower()}")
+            return extra_condition(type_, FALSE, "None", _NONE_SAY[type_])
         joined = "; ".join(f"{r.status['region']}: {t}" for r, t in zip(hits, texts, strict=True))
         return extra_condition(type_, TRUE, reason or hits[0].reason, joined)
 

@@ -1,6 +1,6 @@
 """Gantry's own CDK bootstrap template: a pure renderer of the contract `cdk deploy` relies on.
 
-Called by `reconcile.py` (the stack it deploys), by `gantry template` (export for StackSets
+Called by `reconcile.py` (the stack it deploys), by `gantry cdk-template` (export for StackSets
 or any other CloudFormation tool) and by the tests. It returns a plain dict; it does no I/O
 and knows nothing of the CdkBootstrap spec: every option is a CloudFormation parameter, so
 one rendered text fits every account and region, and the operator only chooses parameter

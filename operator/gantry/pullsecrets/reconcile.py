@@ -146,18 +146,21 @@ def _conflict_events(work: Pass, name: str, conflicts: list[str]) -> list[Event]
     if not fresh:
         return []
     message = (
-        f"Secret {name} in namespace(s) {', '.join(fresh)} is not managed by Gantry; it is "
-        "left untouched"
+        f"Secret {name} in namespace(s) {', '.join(fresh)} was not written by this object; "
+        "it is left untouched"
     )
     work.logger.warning(message)
     return [Event("Warning", "OwnedByOther", message)]
 
 
 def _conflict_message(name: str, conflicts: list[str]) -> str:
+    # The operator may not read Secrets, so it cannot say who wrote this one: another
+    # EcrPullSecret or ClusterEcrPullSecret using the same secretName, or another tool.
     return (
-        f"Secret {name} already exists in namespace(s) {', '.join(conflicts)} and is not "
-        "managed by Gantry; it is left untouched. Delete or rename that Secret, or choose "
-        "another secretName."
+        f"Secret {name} already exists in namespace(s) {', '.join(conflicts)} and was not "
+        "written by this object (another object with the same secretName, or another tool, "
+        "owns it); it is left untouched. Delete or rename that Secret, or choose another "
+        "secretName."
     )
 
 
