@@ -300,6 +300,14 @@ def test_qualifier_cannot_change(stack: Stack, namespace: str) -> None:
     assert "qualifier is immutable" in out
 
 
+def test_writing_out_the_default_qualifier_is_no_change(stack: Stack, namespace: str) -> None:
+    stack.apply(manifest(namespace, "plain", **ADMIN))
+    out = stack.apply(manifest(namespace, "plain", qualifier="hnb659fds", **ADMIN))
+    assert "configured" in out or "unchanged" in out, out
+    refused = stack.apply(manifest(namespace, "plain", qualifier="other", **ADMIN), check=False)
+    assert "qualifier is immutable" in refused
+
+
 def test_trust_without_execution_policies_is_refused_at_admission(
     stack: Stack, namespace: str
 ) -> None:

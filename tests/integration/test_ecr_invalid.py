@@ -115,3 +115,14 @@ def test_repository_name_edit_is_refused_at_admission(stack: Stack, namespace: s
     stack.apply(manifest(namespace, "named", {"repositoryName": "first-name"}))
     out = stack.apply(manifest(namespace, "named", {"repositoryName": "second-name"}), check=False)
     assert "spec.repositoryName is immutable" in out
+
+
+def test_writing_out_the_default_repository_name_is_no_change(stack: Stack, namespace: str) -> None:
+    # GitOps tools that render every default write repositoryName out, or drop it again.
+    stack.apply(manifest(namespace, "spelled", {}))
+    out = stack.apply(manifest(namespace, "spelled", {"repositoryName": "spelled"}))
+    assert "configured" in out or "unchanged" in out, out
+    out = stack.apply(manifest(namespace, "spelled", {}))
+    assert "configured" in out or "unchanged" in out, out
+    refused = stack.apply(manifest(namespace, "spelled", {"repositoryName": "other"}), check=False)
+    assert "spec.repositoryName is immutable (unset, it is metadata.name)" in refused

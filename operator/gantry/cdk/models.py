@@ -277,7 +277,7 @@ KIND = KindInfo(
     identifier_column=("Version", ".status.bootstrapVersion"),
     wide_columns=(("Qualifier", "string", ".status.qualifier"),),
     spec_rules=(
-        immutable("qualifier"),
+        immutable("qualifier", default=CdkBootstrapSpec.model_fields["qualifier"].default),
         cel(
             "!has(self.trust) || !has(self.trust.accounts) || size(self.trust.accounts) == 0 "
             "|| (has(self.cloudFormationExecutionPolicies) && "

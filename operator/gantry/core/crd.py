@@ -37,6 +37,7 @@ class KindInfo:
     identifier_column: tuple[str, str] = ("", "")  # (name, JSONPath), shown by default
     wide_columns: tuple[tuple[str, str, str], ...] = ()  # (name, type, JSONPath), -o wide
     spec_rules: tuple[dict[str, str], ...] = field(default=())
+    object_rules: tuple[dict[str, str], ...] = field(default=())  # may read metadata.name
 
     @property
     def singular(self) -> str:
@@ -175,6 +176,7 @@ def render_crd(info: KindInfo) -> Schema:
         "type": "object",
         "description": (info.spec.__doc__ or info.kind).strip().splitlines()[0],
         "required": ["spec"],
+        **({"x-kubernetes-validations": list(info.object_rules)} if info.object_rules else {}),
         "properties": {
             "apiVersion": {"type": "string"},
             "kind": {"type": "string"},

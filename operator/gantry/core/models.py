@@ -40,13 +40,38 @@ def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
     return {"rule": rule, "message": message, **extra}
 
 
-def immutable(field: str) -> dict[str, str]:
-    """A spec-level CEL rule keeping `field` as it was set at creation, set or unset alike."""
+def immutable(field: str, default: str | None = None) -> dict[str, str]:
+    """A spec-level CEL rule keeping `field` as it was set at creation. With a `default`
+    (the value an unset field means), the value in effect is compared, so writing the
+    default out, as tools that render every default do, or leaving it out again is no
+    change; without one, set or unset must stay as they were."""
+    if default is None:
+        rule = (
+            f"has(self.{field}) == has(oldSelf.{field}) && "
+            f"(!has(self.{field}) || self.{field} == oldSelf.{field})"
+        )
+    else:
+        value = "'" + default.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        rule = (
+            f"(has(self.{field}) ? self.{field} : {value}) == "
+            f"(has(oldSelf.{field}) ? oldSelf.{field} : {value})"
+        )
+    return cel(rule, f"spec.{field} is immutable; create a new object to change it",
+               fieldPath=f".{field}")  # fmt: skip
+
+
+def immutable_name(field: str) -> dict[str, str]:
+    """An object-level CEL rule (only there can CEL read metadata.name) for a name that
+    defaults to the object's own: the name in effect stays as it was at creation, so
+    writing it out or leaving it out again is no change."""
+
+    def effective(side: str) -> str:
+        return f"(has({side}.spec.{field}) ? {side}.spec.{field} : {side}.metadata.name)"
+
     return cel(
-        f"has(self.{field}) == has(oldSelf.{field}) && "
-        f"(!has(self.{field}) || self.{field} == oldSelf.{field})",
-        f"spec.{field} is immutable; create a new object to change it",
-        fieldPath=f".{field}",
+        f"{effective('self')} == {effective('oldSelf')}",
+        f"spec.{field} is immutable (unset, it is metadata.name); create a new object to change it",
+        fieldPath=f".spec.{field}",
     )
 
 

@@ -13,6 +13,7 @@ from gantry.core.models import (
     GantryModel,
     cel,
     immutable,
+    immutable_name,
     region_field,
     validations,
 )
@@ -326,8 +327,8 @@ KIND = KindInfo(
     status=EcrRepositoryStatus,
     identifier_column=("URI", ".status.repositoryUri"),
     wide_columns=(("ARN", "string", ".status.arn"),),
+    object_rules=(immutable_name("repositoryName"),),
     spec_rules=(
-        immutable("repositoryName"),
         immutable("encryption"),
         cel(
             "(has(self.imageTagMutability) && "

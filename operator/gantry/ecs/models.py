@@ -12,7 +12,7 @@ from gantry.core.models import (
     DeletionPolicy,
     GantryModel,
     cel,
-    immutable,
+    immutable_name,
     region_field,
     validations,
 )
@@ -114,8 +114,8 @@ CLUSTER_KIND = KindInfo(
     status=EcsClusterStatus,
     identifier_column=("Cluster", ".status.clusterName"),
     wide_columns=(("ARN", "string", ".status.arn"),),
+    object_rules=(immutable_name("clusterName"),),
     spec_rules=(
-        immutable("clusterName"),
         cel(
             "!has(self.defaultCapacityProviderStrategy) || (has(self.capacityProviders) && "
             "self.defaultCapacityProviderStrategy.all(s, "

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import ConfigDict, Field
 
 from gantry.core.crd import KindInfo
-from gantry.core.models import GantryModel, cel, immutable, validations
+from gantry.core.models import GantryModel, cel, immutable_name, validations
 
 # DNS-1123 subdomain (Secret and ServiceAccount names) and label (Namespace names).
 SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
@@ -203,7 +203,7 @@ KIND = KindInfo(
         ("Expires", "string", ".status.expiresAt"),
         ("Registry", "string", ".status.registry"),
     ),
-    spec_rules=(immutable("secretName"),),
+    object_rules=(immutable_name("secretName"),),
 )
 
 CLUSTER_KIND = KindInfo(
@@ -219,8 +219,8 @@ CLUSTER_KIND = KindInfo(
         ("Expires", "string", ".status.expiresAt"),
         ("Registry", "string", ".status.registry"),
     ),
+    object_rules=(immutable_name("secretName"),),
     spec_rules=(
-        immutable("secretName"),
         cel(
             "has(self.namespaceSelector) || has(self.namespaces)",
             "set namespaceSelector, namespaces or both",
