@@ -289,7 +289,8 @@ KIND = KindInfo(
             "(has(self.cloudFormationExecutionPolicies) && "
             "size(self.cloudFormationExecutionPolicies) > 0) || "
             "(has(self.allowAdministratorAccess) && self.allowAdministratorAccess)",
-            "list cloudFormationExecutionPolicies, or set allowAdministratorAccess: true",
+            "list cloudFormationExecutionPolicies, or (when no account is trusted) set "
+            "allowAdministratorAccess: true",
             fieldPath=".allowAdministratorAccess",
         ),
         cel(

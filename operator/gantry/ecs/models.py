@@ -416,7 +416,7 @@ _MIN = (
     f"self.deploymentConfiguration.minimumHealthyPercent : {DEFAULT_MIN_HEALTHY_PERCENT})"
 )
 DEADLOCK_RULE = cel(
-    "!has(self.desiredCount) || self.desiredCount == 0 || "
+    "!has(self.desiredCount) || self.desiredCount <= 0 || "
     f"(self.desiredCount * {_MAX}) / 100 - (self.desiredCount * {_MIN} + 99) / 100 >= 1",
     "deploymentConfiguration: with this desiredCount, maximumPercent and "
     "minimumHealthyPercent leave no room to start or stop a task, so a rollout would never "
