@@ -10,6 +10,7 @@ pass in the controller_runtime_* metrics.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -113,7 +114,7 @@ def run_reconcile(
         )
     _count(info, result, retry)
     if retry is not None:
-        raise kopf.TemporaryError(result.outcome.message, delay=retry)
+        raise _look_again(result, retry)
 
 
 def _reconcile_once(
@@ -222,7 +223,33 @@ def run_delete(
         logger.info("deleted")
         return
     _finish(info, body, patch, result, logger)
-    raise kopf.TemporaryError(result.outcome.message, delay=result.poll_after or 60)
+    raise _look_again(result, result.poll_after or 60)
+
+
+# kopf logs every TemporaryError at ERROR ("Handler ... failed temporarily: ..."). Gantry
+# raises one for expected waits too (a rollout in progress, a sibling not created yet, a
+# blocked deletion), which are not errors: their message carries this mark, and the filter
+# below logs them at INFO. Transient failures (throttling, 5xx) stay errors.
+WAIT_MARK = "[waiting] "
+
+
+def _look_again(result: Result, delay: float) -> kopf.TemporaryError:
+    """The kopf retry that brings the object back after `delay` seconds."""
+    expected = result.outcome.phase is not Phase.RETRYING
+    message = (WAIT_MARK if expected else "") + result.outcome.message
+    return kopf.TemporaryError(message, delay=delay)
+
+
+class ExpectedWaits(logging.Filter):
+    """Rewrites kopf's "failed temporarily" line for an expected wait as an INFO line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.levelno >= logging.ERROR and WAIT_MARK in message:
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg = message.replace(f"failed temporarily: {WAIT_MARK}", "looks again: ")
+            record.args = ()
+        return True
 
 
 def bound_identity(annotations: Mapping[str, str]) -> dict[str, str]:
@@ -309,6 +336,7 @@ def configure_kopf(settings: kopf.OperatorSettings, ours: Settings) -> None:
 @kopf.on.startup()
 def _startup(settings: kopf.OperatorSettings, logger: Any, **_: Any) -> None:
     configure_kopf(settings, SETTINGS)
+    logging.getLogger("kopf.objects").addFilter(ExpectedWaits())
     metrics.serve(SETTINGS.metrics_address)
     logger.info(
         "gantry started: cluster id %s, drift interval %ss, worker limit %s",
