@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: help venv control-plane lint crds test unit integration demo run bench clean
+.PHONY: help venv control-plane helm lint crds test unit integration demo run bench clean
 
 help:
 	@echo "make demo   start a local API server + AWS emulator, run Gantry, apply examples/"
@@ -27,6 +27,9 @@ control-plane:
 	else \
 		bash hack/build-control-plane.sh >/dev/null; \
 	fi
+
+# Only the chart tests need helm; set HELM to use one you have.
+helm:
 	@bash hack/build-helm.sh >/dev/null
 
 lint: venv
@@ -42,10 +45,10 @@ crds: venv
 unit: venv
 	$(PY) -m pytest tests/unit
 
-integration: venv control-plane
+integration: venv control-plane helm
 	$(PY) -m pytest tests/integration
 
-test: venv control-plane lint
+test: venv control-plane helm lint
 	$(PY) -m pytest
 
 demo: venv control-plane

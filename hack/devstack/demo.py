@@ -112,7 +112,14 @@ def main() -> int:
                 "gantry-system", "gantry", workdir / "gantry.kubeconfig"
             )
             say("running `gantry run` as system:serviceaccount:gantry-system:gantry")
-            env = {**moto.client_env(), "GANTRY_CLUSTER_ID": "demo"}
+            # Shorter than the defaults (10 minutes, 2 hours), so a change made behind
+            # Gantry's back during the tour comes back while you watch.
+            env = {
+                **moto.client_env(),
+                "GANTRY_CLUSTER_ID": "demo",
+                "GANTRY_DRIFT_INTERVAL": "60",
+                "GANTRY_FULL_CHECK_INTERVAL": "300",
+            }
             operator = OperatorProcess(kubeconfig, env, workdir / "gantry.log").start()
             try:
                 return run_demo(cp, operator, env)
@@ -138,7 +145,15 @@ def run_demo(cp: ControlPlane, operator: OperatorProcess, env: dict[str, str]) -
         return 1
     if os.environ.get("DEMO_EXIT"):
         return 0
-    say(f"the stack keeps running; KUBECONFIG={cp.kubeconfig}. Ctrl-C to stop and clean up.")
+    say("the stack keeps running until Ctrl-C (or SIGTERM), which stops and removes all of it")
+    print(f"  export KUBECONFIG={cp.kubeconfig}   # cluster admin")
+    print(f"  kubectl:      {cp.binaries / 'kubectl'}")
+    print(
+        f"  AWS emulator: AWS_ENDPOINT_URL={env['AWS_ENDPOINT_URL']} "
+        f"AWS_ACCESS_KEY_ID={env['AWS_ACCESS_KEY_ID']} "
+        f"AWS_SECRET_ACCESS_KEY={env['AWS_SECRET_ACCESS_KEY']} AWS_REGION={env['AWS_REGION']}"
+    )
+    print(f"  operator log: {operator.log_path}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         signal.pause()
     return 0

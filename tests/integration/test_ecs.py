@@ -206,6 +206,23 @@ def test_managed_count_changed_outside_gantry_is_restored(
     ready(stack, namespace)
     stack.aws("ecs").update_service(cluster=CLUSTER, service="web", desiredCount=5)
     wait_for(lambda: ecs_service(stack)["desiredCount"] == 2, timeout=30, what="count restored")
+    repaired = wait_for(
+        lambda: [e for e in stack.events(namespace, "web") if e["reason"] == "DriftRepaired"],
+        what="a DriftRepaired event",
+    )
+    assert "desiredCount 5 -> 2" in repaired[0]["message"]
+    assert repaired[0]["type"] == "Warning"
+
+
+def test_an_edit_of_the_spec_is_not_reported_as_drift(
+    stack: Stack, namespace: str, cluster: str
+) -> None:
+    stack.apply(service_manifest(namespace))
+    ready(stack, namespace)
+    stack.apply(service_manifest(namespace, desiredCount=3))
+    wait_for(lambda: ecs_service(stack)["desiredCount"] == 3, timeout=30, what="count applied")
+    time.sleep(DRIFT_PASSES)  # drift passes run meanwhile; none may report drift
+    assert [e for e in stack.events(namespace, "web") if e["reason"] == "DriftRepaired"] == []
 
 
 def test_restarted_at_forces_a_new_deployment(stack: Stack, namespace: str, cluster: str) -> None:

@@ -9,6 +9,7 @@ looks again soon); raises Retryable / Terminal for the runner to report. Knows n
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,9 +147,11 @@ def _converge(
         replacing = _replace(work, spec, target, plan.immutable_mismatches, target.service)
         # The old service is gone: the next pass creates the new one.
         return replacing or _waiting("Replacing", "old service deleted; creating the new one")
+    repaired: list[Event] = []
     if plan.update:
         if "taskDefinition" in plan.update or "forceNewDeployment" in plan.update:
             started = _now()
+        repaired = _drift_repaired(work, f"service {target.service}", service, plan.update)
         service = aws.update_service(ecs, target.cluster, target.service, plan.update)
         work.logger.info("service %s updated: %s", target.service, ", ".join(plan.changed))
     missing = tags_to_add(desired_tags(spec, work.owner.tags()), observed_tags)
@@ -166,7 +169,35 @@ def _converge(
     if task.registered or _just_completed(work, rollout):
         _clean_revisions(work, spec, task, service)
     status = _service_status(work, spec, task, service, rollout, rollout_started)
-    return _rollout_result(work, target, service, rollout, status)
+    result = _rollout_result(work, target, service, rollout, status)
+    result.events[:0] = repaired
+    return result
+
+
+def _drift_repaired(
+    work: Pass, what: str, observed: dict[str, Any], update: dict[str, Any]
+) -> list[Event]:
+    """A write to an object that was in sync at its generation repairs a change made outside
+    Gantry: say what it was and what it is again, as a Warning Event."""
+    if not work.in_sync:
+        return []
+    changes = [
+        f"{key} {_brief(observed.get(key))} -> {_brief(value)}"
+        for key, value in sorted(update.items())
+        if key not in _NOT_SETTINGS
+    ]
+    message = f"{what}: changed outside Gantry, restored: {'; '.join(changes)}"
+    work.logger.warning(message)
+    return [Event("Warning", "DriftRepaired", message)]
+
+
+# Parameters of an update call that name what is updated, or how, rather than a setting.
+_NOT_SETTINGS = ("cluster", "resourceArn", "forceNewDeployment")
+
+
+def _brief(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _recorded_start(work: Pass, service: dict[str, Any], task_definition: str) -> str | None:
@@ -564,11 +595,16 @@ def reconcile_cluster(work: Pass, spec: EcsClusterSpec) -> Result:
         refusal = _refuse_foreign_cluster(work, name, cluster)
         if refusal is not None:
             return refusal
+    events: list[Event] = []
     for operation, params in plan_cluster(spec, cluster, work.owner.tags()):
+        if not created:
+            events += _drift_repaired(work, f"cluster {name}", cluster, params)
         aws.apply_cluster(ecs, operation, params)
         work.logger.info("cluster %s: %s", name, operation)
     verb = "created" if created else "in sync"
-    return Result.ready(f"cluster {name} {verb}", _cluster_status(work, name, cluster))
+    result = Result.ready(f"cluster {name} {verb}", _cluster_status(work, name, cluster))
+    result.events.extend(events)
+    return result
 
 
 def _refuse_foreign_cluster(work: Pass, name: str, cluster: dict[str, Any]) -> Result | None:
