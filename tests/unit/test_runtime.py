@@ -1,4 +1,5 @@
-"""kopf's log line for a retry: an error only when something failed, not for expected waits."""
+"""The runtime glue: what kopf logs for a retry (an error only when something failed), and
+which timer passes are skipped."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 
 from gantry.core.conditions import Outcome, Phase
 from gantry.core.reconcile import Result
-from gantry.runtime import ExpectedWaits, _look_again
+from gantry.runtime import ExpectedWaits, _look_again, skip_timer
 
 
 def kopf_line(result: Result) -> logging.LogRecord:
@@ -33,3 +34,11 @@ def test_a_transient_failure_stays_an_error() -> None:
 def test_a_blocked_deletion_is_not_an_error_either() -> None:
     record = kopf_line(Result(Outcome(Phase.DELETING, "DeletionBlocked", "holds 3 images")))
     assert record.levelno == logging.INFO
+
+
+def test_a_timer_pass_leaves_an_object_being_deleted_alone() -> None:
+    ready_status = {"observedGeneration": 1, "conditions": []}
+    body = {"metadata": {"generation": 1}, "status": ready_status}
+    assert skip_timer(body) is False
+    deleting = {**body, "metadata": {"generation": 1, "deletionTimestamp": "2026-12-04T00:00:00Z"}}
+    assert skip_timer(deleting) is True
