@@ -28,6 +28,14 @@ KINDS = (
 )
 
 
+def gantry_object(
+    kind: str, namespace: str | None, name: str, spec: dict[str, Any]
+) -> dict[str, Any]:
+    """A gantry.dev manifest; `namespace` None for a cluster-scoped kind."""
+    metadata = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
+    return {"apiVersion": GROUP_VERSION, "kind": kind, "metadata": metadata, "spec": spec}
+
+
 @dataclass
 class Stack:
     cp: ControlPlane

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import GROUP_VERSION, Stack, condition, wait_condition, wait_for
+from support import GROUP_VERSION, Stack, condition, gantry_object, wait_condition, wait_for
 
 pytestmark = pytest.mark.integration
 PLURAL = "ecrrepositories"
@@ -44,12 +44,7 @@ PULL_POLICY = {
 
 
 def manifest(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "EcrRepository",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
+    return gantry_object("EcrRepository", namespace, name, spec)
 
 
 def describe(stack: Stack, name: str) -> dict[str, Any] | None:

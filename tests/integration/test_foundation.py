@@ -5,19 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from support import GROUP_VERSION, Stack, wait_condition
+from support import Stack, gantry_object, wait_condition
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
 def repository(namespace: str, name: str, **spec: object) -> dict[str, object]:
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "EcrRepository",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
+    return gantry_object("EcrRepository", namespace, name, spec)
 
 
 def test_every_crd_passes_server_side_dry_run(stack: Stack) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support import GROUP_VERSION, Stack, condition, wait_condition, wait_for
+from support import GROUP_VERSION, Stack, condition, gantry_object, wait_condition, wait_for
 
 pytestmark = pytest.mark.integration
 PLURAL = "ecrpullsecrets"
@@ -25,21 +25,11 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "ecr-pull-secrets.y
 
 
 def pull_secret(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "EcrPullSecret",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
+    return gantry_object("EcrPullSecret", namespace, name, spec)
 
 
 def cluster_pull_secret(name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "ClusterEcrPullSecret",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+    return gantry_object("ClusterEcrPullSecret", None, name, spec)
 
 
 def secret(stack: Stack, namespace: str, name: str) -> dict[str, Any] | None:

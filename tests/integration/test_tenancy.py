@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from support import GROUP_VERSION, Stack, condition, wait_condition, wait_for
+from support import GROUP_VERSION, Stack, condition, gantry_object, wait_condition, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -85,21 +85,11 @@ def more_namespaces(stack: Stack, namespace: str) -> Iterator[NamespaceFactory]:
 
 
 def repository(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "EcrRepository",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
+    return gantry_object("EcrRepository", namespace, name, spec)
 
 
 def pull_secret(namespace: str, name: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": GROUP_VERSION,
-        "kind": "EcrPullSecret",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
+    return gantry_object("EcrPullSecret", namespace, name, spec)
 
 
 def team_client(stack: Stack, service: str, role: str = TEAM_ROLE) -> Any:
