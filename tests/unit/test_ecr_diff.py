@@ -243,9 +243,22 @@ def test_newer_count_types_are_left_to_ecr() -> None:
             json.dumps({"rules": [count_rule("sinceImagePushed")]}),
             "sinceImagePushed rule needs countUnit: days",
         ),
+        (json.dumps({"rules": [{**RULES[0], "selection": "x"}]}), "must be an object"),
+        (json.dumps({"rules": [{**RULES[0], "rulePriority": [1]}]}), "whole-number"),
+        (json.dumps({"rules": [{"selection": RULES[0]["selection"]}]}), "whole-number"),
     ],
 )
 def test_bad_raw_lifecycle_json_is_terminal(document: str, fragment: str) -> None:
     s = spec(lifecyclePolicy={"json": document})
     with pytest.raises(Terminal, match=fragment):
+        plan(s, Observed(repository(), tags=OWNER), OWNER, Managed())
+
+
+@pytest.mark.parametrize(
+    "document",
+    ['{"Statement": ["x"]}', '{"Statement": "x"}', '[{"Effect": "Allow"}]'],
+)
+def test_raw_repository_policy_of_the_wrong_shape_is_terminal(document: str) -> None:
+    s = spec(repositoryPolicy={"json": document})
+    with pytest.raises(Terminal, match="repositoryPolicy is not a valid policy document"):
         plan(s, Observed(repository(), tags=OWNER), OWNER, Managed())

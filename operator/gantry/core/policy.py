@@ -22,6 +22,8 @@ def canonical_policy(document: str | dict[str, Any]) -> dict[str, Any]:
     statements = data.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
+    if not isinstance(statements, list) or not all(isinstance(s, dict) for s in statements):
+        raise ValueError("Statement must be an object or a list of objects")
     result = {k: v for k, v in data.items() if k != "Statement"}
     result.setdefault("Version", DEFAULT_VERSION)
     result["Statement"] = sorted(

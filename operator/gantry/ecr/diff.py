@@ -119,10 +119,16 @@ def check_lifecycle(policy: dict[str, Any]) -> None:
     """The rules the CRD's CEL enforces for typed rules, applied to raw JSON too."""
     rules = policy["rules"]
     priorities = [r.get("rulePriority") for r in rules]
+    if not all(isinstance(p, int) and not isinstance(p, bool) for p in priorities):
+        raise invalid("lifecyclePolicy: every rule needs a whole-number rulePriority")
     if len(set(priorities)) != len(priorities):
         raise invalid("lifecyclePolicy: rulePriority values must be unique")
     for rule in rules:
         selection = rule.get("selection") or {}
+        if not isinstance(selection, dict):
+            raise invalid(
+                f"lifecyclePolicy: the selection of rule {rule['rulePriority']} must be an object"
+            )
         status = selection.get("tagStatus")
         if status == "any" and rule.get("rulePriority") != max(priorities):
             raise invalid(
