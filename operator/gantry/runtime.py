@@ -131,7 +131,7 @@ def _reconcile_once(
     except pydantic.ValidationError as exc:
         return Result.stalled("InvalidSpec", _validation_message(exc)), None
     except Terminal as exc:
-        logger.warning("%s; not retried until the spec changes", exc)
+        logger.warning("%s; tried again when the spec changes or at the next drift check", exc)
         return Result.stalled(exc.code, _terminal_message(exc)), None
     except GantryError as exc:
         delay = SETTINGS.retry_delay
@@ -142,7 +142,12 @@ def _reconcile_once(
 
 def _terminal_message(exc: Terminal) -> str:
     what = (exc.message or exc.code).rstrip(". ")  # AWS messages often end in a full stop
-    return f"{what}. Change the spec to fix this; it is not retried until then."
+    # Not only the spec can fix it (an IAM grant, a conflicting resource removed), so the
+    # drift timer tries again too, at its own slow pace rather than the retry delay's.
+    return (
+        f"{what}. Change the spec or fix the cause; Gantry tries again when the spec changes "
+        "and at each drift check."
+    )
 
 
 def _validation_message(exc: pydantic.ValidationError) -> str:
@@ -207,6 +212,7 @@ def run_delete(
     """Run a kind's delete. None means done (kopf releases the finalizer); a Result means
     not yet: it is reported and the deletion is retried after a delay, never in a hot loop."""
     uid = body["metadata"].get("uid", "")
+    failed = False
     try:
         spec = info.spec.model_validate(body.get("spec") or {})
         work = _make_pass(info, body, logger, getattr(spec, "region", None), False)
@@ -218,12 +224,13 @@ def run_delete(
     except GantryError as exc:
         result = Result(Outcome(Phase.DELETING, exc.code, f"deletion failed: {exc}; retrying"))
         result.poll_after = SETTINGS.retry_delay
+        failed = True
     if result is None:
         forget(uid)
         logger.info("deleted")
         return
     _finish(info, body, patch, result, logger)
-    raise _look_again(result, result.poll_after or 60)
+    raise _look_again(result, result.poll_after or 60, expected=not failed)
 
 
 # kopf logs every TemporaryError at ERROR ("Handler ... failed temporarily: ..."). Gantry
@@ -233,9 +240,13 @@ def run_delete(
 WAIT_MARK = "[waiting] "
 
 
-def _look_again(result: Result, delay: float) -> kopf.TemporaryError:
-    """The kopf retry that brings the object back after `delay` seconds."""
-    expected = result.outcome.phase is not Phase.RETRYING
+def _look_again(
+    result: Result, delay: float, *, expected: bool | None = None
+) -> kopf.TemporaryError:
+    """The kopf retry that brings the object back after `delay` seconds. A wait is expected
+    unless the pass failed (a transient error, or a delete call that did not succeed)."""
+    if expected is None:
+        expected = result.outcome.phase is not Phase.RETRYING
     message = (WAIT_MARK if expected else "") + result.outcome.message
     return kopf.TemporaryError(message, delay=delay)
 

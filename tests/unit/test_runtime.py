@@ -4,15 +4,24 @@ which timer passes are skipped."""
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
+from typing import Any
 
+import kopf
+import pytest
 from gantry.core.conditions import Outcome, Phase
-from gantry.core.reconcile import Result
-from gantry.runtime import ExpectedWaits, _look_again, skip_timer
+from gantry.core.errors import Retryable
+from gantry.core.reconcile import Pass, Result
+from gantry.ecr.models import KIND as ECR_REPOSITORY
+from gantry.runtime import ExpectedWaits, _look_again, run_delete, skip_timer
 
 
 def kopf_line(result: Result) -> logging.LogRecord:
     """The record kopf makes when a handler raises what _look_again returns."""
-    error = _look_again(result, 15)
+    return kopf_record(_look_again(result, 15))
+
+
+def kopf_record(error: kopf.TemporaryError) -> logging.LogRecord:
     text = f"Handler 'reconcile' failed temporarily: {error}"
     record = logging.LogRecord("kopf.objects", logging.ERROR, __file__, 1, text, (), None)
     ExpectedWaits().filter(record)
@@ -34,6 +43,18 @@ def test_a_transient_failure_stays_an_error() -> None:
 def test_a_blocked_deletion_is_not_an_error_either() -> None:
     record = kopf_line(Result(Outcome(Phase.DELETING, "DeletionBlocked", "holds 3 images")))
     assert record.levelno == logging.INFO
+
+
+def test_a_delete_call_that_failed_is_logged_as_an_error() -> None:
+    def delete(work: Pass, spec: Any) -> Result | None:
+        raise Retryable("ThrottlingException", "Rate exceeded")
+
+    body = {"metadata": {"name": "repo", "namespace": "team", "uid": "u1"}, "spec": {}}
+    patch = SimpleNamespace(status={})
+    with pytest.raises(kopf.TemporaryError) as raised:
+        run_delete(ECR_REPOSITORY, delete, body=body, patch=patch, logger=logging.getLogger())
+    assert kopf_record(raised.value).levelno == logging.ERROR
+    assert raised.value.delay == 15
 
 
 def test_a_timer_pass_leaves_an_object_being_deleted_alone() -> None:
