@@ -96,3 +96,14 @@ def test_forgotten_object_fetches_anew(ecr: FakeEcr) -> None:
     reconcile.TOKENS.forget("uid-3")
     reconcile.current_token(work, spec)
     assert ecr.calls == 2
+
+
+def test_a_refresh_due_before_the_next_drift_tick_is_woken_for(ecr: FakeEcr) -> None:
+    work, spec = make_pass(ecr, "uid-4"), EcrPullSecretSpec(refreshBefore="1m")
+    _, plan = reconcile.current_token(work, spec)
+    assert reconcile.wake_for_refresh(plan) is None  # hours away: the drift timer suffices
+    interval = dt.timedelta(seconds=reconcile.SETTINGS.drift_interval)
+    ecr.now = plan.refresh_at - interval / 2
+    assert reconcile.wake_for_refresh(plan) == pytest.approx(interval.total_seconds() / 2)
+    ecr.now = plan.refresh_at + dt.timedelta(minutes=1)  # overdue: soon, never a tight loop
+    assert reconcile.wake_for_refresh(plan) == reconcile.MIN_WAKE_SECONDS

@@ -51,6 +51,9 @@ FALLBACK_REFRESH = dt.timedelta(
 )
 
 
+MIN_WAKE_SECONDS = 5.0
+
+
 def clock() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -125,6 +128,19 @@ def current_token(work: Pass, spec: PullSecretSpec) -> tuple[Token, Schedule]:
     return token, plan
 
 
+def wake_for_refresh(plan: Schedule) -> float | None:
+    """Seconds until the planned refresh when the drift timer would come too late for it.
+
+    The timer is the refresh, but it fires every GANTRY_DRIFT_INTERVAL: a short
+    refreshBefore (or a short-lived token) would otherwise leave an expired token in the
+    Secret until the next tick. Never less than a few seconds, so no tight loop.
+    """
+    wait = (plan.refresh_at - clock()).total_seconds()
+    if wait >= SETTINGS.drift_interval:
+        return None
+    return max(wait, MIN_WAKE_SECONDS)
+
+
 def _who(work: Pass) -> str:
     """The object in log lines, which kopf's text format does not name."""
     path = f"{work.namespace}/{work.name}" if work.namespace else work.name
@@ -194,7 +210,9 @@ def reconcile(work: Pass, spec: EcrPullSecretSpec) -> Result:
         outcome = Outcome(Phase.PROGRESSING, "ServiceAccountMissing", message)
         return Result(outcome, status, poll_after=SETTINGS.retry_delay)
     message = f"Secret {name} logs in to {host}; next refresh at {status['nextRefreshTime']}"
-    return Result.ready(message, status)
+    result = Result.ready(message, status)
+    result.poll_after = wake_for_refresh(plan)
+    return result
 
 
 def _attach(work: Pass, spec: EcrPullSecretSpec, name: str) -> tuple[list[str], list[str]]:
@@ -285,7 +303,10 @@ def reconcile_cluster(work: Pass, spec: ClusterEcrPullSecretSpec) -> Result:
     status["namespaceCount"] = len(served)
     status["conflicts"] = conflicts or None
     summary = f"serving {len(served)} namespace(s) with a login to {host}"
-    return _finish_cluster(work, name, status, conflicts, failed, summary)
+    result = _finish_cluster(work, name, status, conflicts, failed, summary)
+    if result.poll_after is None:
+        result.poll_after = wake_for_refresh(plan)
+    return result
 
 
 def _remove_from(work: Pass, name: str, namespaces: Iterable[str]) -> list[str]:
