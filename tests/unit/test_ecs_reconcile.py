@@ -1,5 +1,6 @@
 """EcsService states moto never produces (failed rollouts, stopped tasks, service events, a
-draining service), driven through the reconcile with a fake ECS client shaped like ECS."""
+draining service, a cluster DeleteCluster refuses), driven through the reconcile with a fake ECS
+client shaped like ECS."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import datetime as dt
 import logging
 from typing import Any
 
+import pytest
+from botocore.exceptions import ClientError
 from gantry.core.aws import Identity
 from gantry.core.conditions import Phase
+from gantry.core.errors import Retryable
 from gantry.core.ownership import Owner
 from gantry.core.reconcile import Pass, Result
 from gantry.ecs import reconcile
-from gantry.ecs.models import EcsServiceSpec
+from gantry.ecs.models import EcsClusterSpec, EcsServiceSpec
 
 OWNER = Owner("test", "ns", "EcsService", "web", "uid-1")
 PREFIX = "arn:aws:ecs:us-east-1:123456789012"
@@ -77,11 +81,11 @@ class FakeClients:
         return self.fake
 
 
-def work(fake: FakeEcs, status: dict[str, Any]) -> Pass:
+def work(fake: FakeEcs, status: dict[str, Any], in_sync: bool = False) -> Pass:
     body = {"metadata": {"name": "web", "namespace": "ns", "generation": 1}, "status": status}
     return Pass(
         body, logging.getLogger("test"), FakeClients(fake),  # type: ignore[arg-type]
-        Identity("us-east-1"), OWNER, False, lambda _: None,
+        Identity("us-east-1"), OWNER, False, lambda _: None, in_sync,
     )  # fmt: skip
 
 
@@ -197,6 +201,33 @@ def test_older_primary_after_a_crash_means_waiting_not_rolled_back() -> None:
     assert result.status["rollout"]["startedAt"] is None
 
 
+NEXT_TD = f"{PREFIX}:task-definition/web:5"
+
+
+def drift_events(result: Result) -> list[str]:
+    return [e.message for e in result.events if e.reason == "DriftRepaired"]
+
+
+def test_a_revision_gantry_moves_to_is_a_rollout_not_a_drift_repair() -> None:
+    # In sync on revision 4; the desired revision is now 5 with no spec change, as when an
+    # imageFrom tag was pushed again and resolves to a new digest.
+    fake = FakeEcs(service())
+    status = {**RECORDED, "taskDefinition": {"arn": TD}}
+    result = reconcile.reconcile_service(work(fake, status, True), spec(taskDefinitionArn=NEXT_TD))
+    assert fake.service["taskDefinition"] == NEXT_TD
+    assert drift_events(result) == []
+
+
+def test_a_revision_changed_outside_gantry_is_restored_and_reported() -> None:
+    fake = FakeEcs(service())  # someone pointed the service at revision 4
+    status = {**RECORDED, "taskDefinition": {"arn": NEXT_TD}}
+    result = reconcile.reconcile_service(work(fake, status, True), spec(taskDefinitionArn=NEXT_TD))
+    assert fake.service["taskDefinition"] == NEXT_TD
+    assert drift_events(result) == [
+        f"service web: changed outside Gantry, restored: taskDefinition {TD} -> {NEXT_TD}"
+    ]
+
+
 def test_deletion_scales_to_zero_deletes_and_waits_while_ecs_drains() -> None:
     fake = FakeEcs(service(runningCount=2))
     result = reconcile.delete_service(work(fake, dict(RECORDED)), spec())
@@ -224,3 +255,43 @@ def test_long_drain_is_reported_and_deletion_keeps_waiting() -> None:
 def test_deletion_finishes_once_the_service_is_inactive() -> None:
     fake = FakeEcs(service(status="INACTIVE", desiredCount=0))
     assert reconcile.delete_service(work(fake, dict(RECORDED)), spec()) is None
+
+
+class FakeClusterEcs:
+    """An empty cluster of ours whose DeleteCluster answers with the given error code."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+        self.arn = f"{PREFIX}:cluster/shop"
+
+    def describe_clusters(self, **_: Any) -> Any:
+        return {"clusters": [{"clusterArn": self.arn, "status": "ACTIVE", "tags": []}]}
+
+    def get_paginator(self, name: str) -> Any:
+        class Pages:
+            def paginate(self, **_: Any) -> Any:
+                return [{}]
+
+        return Pages()
+
+    def delete_cluster(self, **_: Any) -> Any:
+        error = {"Error": {"Code": self.error, "Message": "no"}}
+        raise ClientError(error, "DeleteCluster")  # type: ignore[arg-type]
+
+
+def delete_empty_cluster(error: str) -> Result | None:
+    fake = FakeClusterEcs(error)
+    return reconcile.delete_cluster(work(fake, {"arn": fake.arn}), EcsClusterSpec())  # type: ignore[arg-type]
+
+
+def test_standalone_tasks_found_by_delete_cluster_block_the_deletion_and_say_so() -> None:
+    result = delete_empty_cluster("ClusterContainsTasksException")
+    assert result is not None
+    assert conditions(result)["DeletionBlocked"] == "True"
+    assert "running tasks" in result.outcome.message
+
+
+def test_throttled_delete_cluster_is_a_retry_not_a_blocked_deletion() -> None:
+    with pytest.raises(Retryable) as raised:
+        delete_empty_cluster("ThrottlingException")
+    assert raised.value.code == "ThrottlingException"

@@ -151,7 +151,10 @@ def _converge(
     if plan.update:
         if "taskDefinition" in plan.update or "forceNewDeployment" in plan.update:
             started = _now()
-        repaired = _drift_repaired(work, f"service {target.service}", service, plan.update)
+        # A revision Gantry moved to this pass (a re-pushed imageFrom tag) is no drift.
+        moved = task.arn != (work.status.get("taskDefinition") or {}).get("arn")
+        ours = ("taskDefinition",) if moved else ()
+        repaired = _drift_repaired(work, f"service {target.service}", service, plan.update, ours)
         service = aws.update_service(ecs, target.cluster, target.service, plan.update)
         work.logger.info("service %s updated: %s", target.service, ", ".join(plan.changed))
     missing = tags_to_add(desired_tags(spec, work.owner.tags()), observed_tags)
@@ -175,17 +178,24 @@ def _converge(
 
 
 def _drift_repaired(
-    work: Pass, what: str, observed: dict[str, Any], update: dict[str, Any]
+    work: Pass,
+    what: str,
+    observed: dict[str, Any],
+    update: dict[str, Any],
+    ours: tuple[str, ...] = (),
 ) -> list[Event]:
     """A write to an object that was in sync at its generation repairs a change made outside
-    Gantry: say what it was and what it is again, as a Warning Event."""
+    Gantry: say what it was and what it is again, as a Warning Event. `ours` names fields
+    Gantry itself changed this pass, which are not repairs."""
     if not work.in_sync:
         return []
     changes = [
         f"{key} {_brief(observed.get(key))} -> {_brief(value)}"
         for key, value in sorted(update.items())
-        if key not in _NOT_SETTINGS
+        if key not in _NOT_SETTINGS and key not in ours
     ]
+    if not changes:
+        return []
     message = f"{what}: changed outside Gantry, restored: {'; '.join(changes)}"
     work.logger.warning(message)
     return [Event("Warning", "DriftRepaired", message)]
@@ -637,6 +647,15 @@ def _cluster_status(work: Pass, name: str, cluster: dict[str, Any]) -> dict[str,
     }
 
 
+# What DeleteCluster answers when something appeared after the checks above (standalone
+# tasks, which those checks do not count, most of all).
+_NOT_EMPTY = {
+    "ClusterContainsServicesException": "services (ECS says so, though none was listed)",
+    "ClusterContainsTasksException": "running tasks (standalone tasks, started by RunTask)",
+    "ClusterContainsContainerInstancesException": "container instances",
+}
+
+
 def delete_cluster(work: Pass, spec: EcsClusterSpec) -> Result | None:
     """None when the object may go; DeletionBlocked, naming what remains, while it must wait."""
     name = cluster_name(work, spec)
@@ -660,7 +679,10 @@ def delete_cluster(work: Pass, spec: EcsClusterSpec) -> Result | None:
     try:
         aws.delete_cluster(ecs, name)
     except Retryable as exc:
-        return _cluster_blocked(work, name, [], 0, str(exc))
+        # Only "still holds something" blocks; throttling and the like are plain retries.
+        if exc.code not in _NOT_EMPTY:
+            raise
+        return _cluster_blocked(work, name, [], 0, _NOT_EMPTY[exc.code])
     work.logger.info("cluster %s deleted", name)
     return None
 
@@ -676,8 +698,8 @@ def _cluster_blocked(
     what = " and ".join(remains) or detail
     message = (
         f"cluster {name} still has {what}; deletion waits until they are gone. Delete those "
-        "EcsService objects (or the services), deregister the instances, or set "
-        "deletionPolicy: Retain."
+        "EcsService objects (or the services), stop standalone tasks, deregister the instances, "
+        "or set deletionPolicy: Retain."
     )
     previous = find_condition(work.status.get("conditions") or [], "DeletionBlocked")
     events = []
