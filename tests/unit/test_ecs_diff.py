@@ -246,6 +246,25 @@ def test_fargate_cpu_and_memory_must_be_a_valid_pair() -> None:
         preflight(fargate("300", "1024"))
 
 
+@pytest.mark.parametrize(
+    ("placement", "how"),
+    [
+        ({"launchType": "FARGATE"}, "launchType FARGATE"),
+        (
+            {"capacityProviderStrategy": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]},
+            "a FARGATE capacity provider",
+        ),
+    ],
+)
+def test_a_service_on_fargate_needs_a_task_that_declares_fargate(
+    placement: dict[str, Any], how: str
+) -> None:
+    ec2_task = spec(template={"requiresCompatibilities": ["EC2"]}, **placement)
+    with pytest.raises(Terminal, match=f"runs on Fargate \\({how}\\).*add FARGATE"):
+        preflight(ec2_task)
+    preflight(fargate("256", "512").model_copy(update={"launch_type": "FARGATE"}))
+
+
 # -- revisions and the cluster --------------------------------------------------------------
 
 

@@ -57,6 +57,7 @@ def preflight(spec: EcsServiceSpec) -> None:
     """What the CRD's CEL cannot check (or cannot check for every path), before any write."""
     template = spec.task_template
     if template is not None:
+        _check_runs_on_fargate(spec, template)
         _check_fargate_size(template)
         _check_container_memory(template)
     if rollout_deadlocks(spec):
@@ -64,6 +65,20 @@ def preflight(spec: EcsServiceSpec) -> None:
             "deploymentConfiguration: maximumPercent and minimumHealthyPercent leave no room "
             f"to start or stop a task at desiredCount {spec.desired_tasks()}, so a rollout "
             "would never progress; raise maximumPercent or lower minimumHealthyPercent"
+        )
+
+
+def _check_runs_on_fargate(spec: EcsServiceSpec, template: TaskTemplate) -> None:
+    # ECS registers such a task definition and then refuses the service; catching it here
+    # names the field before anything is registered. (A service that inherits its cluster's
+    # default strategy is not checked: that needs the cluster, which preflight does not read.)
+    providers = [item.capacity_provider for item in spec.capacity_provider_strategy or []]
+    on_fargate = spec.launch_type == "FARGATE" or any(p.startswith("FARGATE") for p in providers)
+    if on_fargate and "FARGATE" not in (template.requires_compatibilities or []):
+        how = "launchType FARGATE" if spec.launch_type else "a FARGATE capacity provider"
+        raise invalid(
+            f"the service runs on Fargate ({how}) but taskTemplate.requiresCompatibilities "
+            "does not include FARGATE, so ECS would refuse the service; add FARGATE to it"
         )
 
 
