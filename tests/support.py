@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
@@ -17,6 +19,7 @@ from gantry.core.aws import is_read
 
 T = TypeVar("T")
 GROUP_VERSION = "gantry.dev/v1alpha1"
+CHART = Path(__file__).resolve().parents[1] / "deploy" / "helm" / "gantry"
 # Every gantry.dev kind, by plural.
 KINDS = (
     "ecrrepositories",
@@ -145,3 +148,15 @@ def wait_condition(
             f"{exc}\nstatus: {json.dumps((obj or {}).get('status'), indent=1)}\n"
             f"operator log:\n{stack.operator.log_tail(40)}"
         ) from None
+
+
+def render_chart(helm: str, *args: str) -> str:
+    """The Helm chart rendered as release `gantry` in gantry-system, as the docs install it."""
+    out = subprocess.run(
+        [helm, "template", "gantry", str(CHART), "--namespace", "gantry-system", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout

@@ -29,11 +29,13 @@ class OperatorProcess:
         env: dict[str, str],
         log_path: Path,
         extra_args: tuple[str, ...] = (),
+        scope: tuple[str, ...] = ("--all-namespaces", "--standalone"),
     ) -> None:
         self.kubeconfig = kubeconfig
         self.env = env
         self.log_path = log_path
         self.extra_args = extra_args
+        self.scope = scope  # which namespaces, and standalone or peering
         self.metrics_port = 0
         self.health_port = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -47,8 +49,7 @@ class OperatorProcess:
             [
                 _gantry(),
                 "run",
-                "--all-namespaces",
-                "--standalone",
+                *self.scope,
                 "--verbose",
                 "--metrics-address",
                 f"127.0.0.1:{self.metrics_port}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,6 +83,18 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # Every process this session started is gone: no etcd, kube-apiserver, moto or gantry.
     leftovers = [pid for pid in started if running(pid)]
     assert not leftovers, f"processes left running after the session: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    """The helm CLI, built from its pinned Go module on first use (hack/build-helm.sh)."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "hack" / "build-helm.sh")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
 
 
 _counter = itertools.count()

@@ -8,33 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support import Stack
+from support import CHART, Stack, render_chart
 
 ROOT = Path(__file__).resolve().parents[2]
-CHART = ROOT / "deploy" / "helm" / "gantry"
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="session")
-def helm() -> str:
-    out = subprocess.run(
-        ["bash", str(ROOT / "hack" / "build-helm.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
-
-
-def render(helm: str, *args: str) -> str:
-    out = subprocess.run(
-        [helm, "template", "gantry", str(CHART), "--namespace", "gantry-system", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
 
 
 def test_kustomize_base_passes_server_side_dry_run(stack: Stack) -> None:
@@ -52,7 +29,9 @@ def test_kustomize_base_passes_server_side_dry_run(stack: Stack) -> None:
 def test_rendered_chart_passes_server_side_dry_run(
     stack: Stack, helm: str, values: tuple[str, ...]
 ) -> None:
-    manifests = render(helm, *values)
+    manifests = render_chart(helm, *values)
+    for namespace in ("a", "b"):  # the peering objects of watchNamespaces={a,b} live there
+        stack.cp.ensure_namespace(namespace)
     # As on a real install, CRDs exist before the objects of their kinds are sent.
     crds = [
         d for d in yaml.safe_load_all(manifests) if d and d["kind"] == "CustomResourceDefinition"
