@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from gantry.cdk import template
-from support import GROUP_VERSION, Stack, condition, wait_condition, wait_for
+from support import GROUP_VERSION, Stack, condition, is_current, wait_condition, wait_for
 
 pytestmark = pytest.mark.integration
 PLURAL = "cdkbootstraps"
@@ -292,6 +292,26 @@ def test_deleted_environment_leaves_nothing_behind(stack: Stack, namespace: str)
     wait_for(lambda: stack.get(PLURAL, namespace, "gone") is None, timeout=60, what="deletion")
     assert describe(stack, "us-east-1") is None
     assert not bucket_exists(stack, f"cdk-hnb659fds-assets-{ACCOUNT}-us-east-1")
+
+
+def test_region_removed_under_delete_loses_its_stack_and_empty_bucket(
+    stack: Stack, namespace: str
+) -> None:
+    both = ["us-east-1", "eu-west-1"]
+    stack.apply(manifest(namespace, "shrink", regions=both, deletionPolicy="Delete", **ADMIN))
+    ready(stack, namespace, "shrink")
+    stack.apply(manifest(namespace, "shrink", regions=both[:1], deletionPolicy="Delete", **ADMIN))
+
+    def shrunk() -> dict[str, Any] | None:
+        obj = stack.get(PLURAL, namespace, "shrink")
+        regions = [r["region"] for r in ((obj or {}).get("status") or {}).get("regions") or []]
+        done = is_current(obj) and condition(obj, "Ready").get("status") == "True"
+        return obj if done and regions == both[:1] else None
+
+    wait_for(shrunk, timeout=90, what="eu-west-1 gone from status, us-east-1 Ready")
+    assert describe(stack, "eu-west-1") is None
+    assert not bucket_exists(stack, f"cdk-hnb659fds-assets-{ACCOUNT}-eu-west-1")
+    assert describe(stack, "us-east-1") is not None
 
 
 def test_qualifier_cannot_change(stack: Stack, namespace: str) -> None:

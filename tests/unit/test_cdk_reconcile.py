@@ -265,3 +265,52 @@ def test_deletion_of_a_stack_never_created_touches_no_bucket() -> None:
     fake = FakeAws(None)
     assert delete(fake, {}) is None
     assert "delete_bucket" not in fake.calls
+
+
+class SlowDelete(FakeAws):
+    """CloudFormation as it really deletes: DeleteStack starts it, a later describe ends it."""
+
+    def do_delete_stack(self, **_: Any) -> Any:
+        assert self.stack is not None
+        self.stack["StackStatus"] = "DELETE_IN_PROGRESS"
+
+
+class RegionalClients:
+    def __init__(self, fakes: dict[str, FakeAws]) -> None:
+        self.fakes = fakes
+
+    def get(self, service: str, identity: Identity) -> Any:
+        return self.fakes[identity.region]
+
+
+def run_regions(fakes: dict[str, FakeAws], status: dict[str, Any], regions: list[str]) -> Result:
+    body = {"metadata": {"name": "env", "namespace": "ns", "generation": 2}, "status": status}
+    work = Pass(
+        body, logging.getLogger("test"), RegionalClients(fakes),  # type: ignore[arg-type]
+        Identity("us-east-1"), OWNER, False, lambda _: None,
+    )  # fmt: skip
+    parsed = CdkBootstrapSpec.model_validate(
+        {"regions": regions, "allowAdministratorAccess": True, "deletionPolicy": "Delete"}
+    )
+    return reconcile.reconcile(work, parsed, read=lambda *_: None)
+
+
+def test_a_removed_region_stays_in_status_until_its_stack_and_empty_bucket_are_gone() -> None:
+    west = SlowDelete("CREATE_COMPLETE")
+    fakes = {"us-east-1": FakeAws(None), "eu-west-1": west}
+    bucket = "cdk-hnb659fds-assets-123456789012-eu-west-1"
+    removed = {"region": "eu-west-1", "stackId": STACK_ID, "resources": {"bucketName": bucket}}
+
+    first = run_regions(fakes, {"regions": [removed]}, ["us-east-1"])
+    assert first.outcome.phase is Phase.PROGRESSING
+    assert first.outcome.reason == "StackDeleting"
+    kept = next(r for r in first.status["regions"] if r["region"] == "eu-west-1")
+    assert kept["stackStatus"] == "DELETE_IN_PROGRESS"
+    assert west.writes() == ["delete_stack"]
+    assert "delete_bucket" not in west.calls  # the stack still holds it
+
+    west.stack = None  # CloudFormation finished the deletion
+    second = run_regions(fakes, then(first), ["us-east-1"])
+    assert second.outcome.phase is Phase.READY
+    assert [r["region"] for r in second.status["regions"]] == ["us-east-1"]
+    assert "delete_bucket" in west.calls

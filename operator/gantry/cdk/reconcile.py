@@ -143,12 +143,15 @@ def reconcile(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Resu
         return source
     account = aws.account_id(work.client("sts"))
     previous = {r.get("region"): r for r in work.status.get("regions") or []}
+    retiring = [str(n) for n in previous if n not in spec.regions]
     statuses: dict[str, dict[str, Any]] = {}
 
     def record() -> None:
-        # A merge patch replaces the whole list: send every region, done or not yet.
+        # A merge patch replaces the whole list: send every region, done or not yet, and
+        # the removed ones still being deleted, so a crash now does not forget them.
         merged = [
-            {"region": n, **(previous.get(n) or {}), **statuses.get(n, {})} for n in spec.regions
+            {"region": n, **(previous.get(n) or {}), **statuses.get(n, {})}
+            for n in [*spec.regions, *retiring]
         ]
         work.record({"regions": [_stored(r) for r in merged]})
 
@@ -160,8 +163,10 @@ def reconcile(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Resu
             work, spec, source, account, name, previous.get(name) or {}, statuses[name], record
         )
         results.append(_guarded(region))
-    for gone in set(previous) - set(spec.regions):
-        _retire(work, spec, str(gone), previous[gone])
+    for gone in retiring:
+        left = _retire(work, spec, gone, previous[gone])
+        if left is not None:
+            results.append(left)
     return _summary(work, spec, source, account, results)
 
 
@@ -623,45 +628,62 @@ def delete(work: Pass, spec: CdkBootstrapSpec) -> Result | None:
         work.logger.info("deletionPolicy Retain: stacks %s left in AWS", spec.stack_name)
         return None
     previous = {r.get("region"): r for r in work.status.get("regions") or []}
-    waiting = [r for r in spec.regions if not _delete_region(work, spec, r, previous.get(r))]
+    regions = [*spec.regions, *(str(n) for n in previous if n not in spec.regions)]
+    waiting = [r for r in regions if _delete_region(work, spec, r, previous.get(r))]
     if not waiting:
         return None
     message = f"deleting stack {spec.stack_name} in {', '.join(waiting)}"
     return Result(Outcome(Phase.DELETING, "StackDeleting", message), poll_after=IN_PROGRESS_POLL)
 
 
-def _retire(work: Pass, spec: CdkBootstrapSpec, region: str, previous: dict[str, Any]) -> None:
-    """A region removed from the spec: its stack follows the deletion policy."""
-    if spec.deletion_policy == DeletionPolicy.DELETE:
-        _delete_region(work, spec, region, previous)
-    else:
+def _retire(
+    work: Pass, spec: CdkBootstrapSpec, region: str, previous: dict[str, Any]
+) -> RegionResult | None:
+    """A region removed from the spec: its stack follows the deletion policy. Under Delete
+    the region stays in status, Progressing, until its stack is gone and its empty bucket
+    dropped, so a later pass finishes the work and a failed deletion is seen."""
+    if spec.deletion_policy != DeletionPolicy.DELETE:
         work.logger.info("%s removed from regions: stack retained", region)
+        return None
+    stack_status = _delete_region(work, spec, region, previous)
+    if stack_status is None:
+        return None
+    message = f"removed from spec.regions: deleting stack {spec.stack_name} ({stack_status})"
+    if stack_status == "DELETE_FAILED":
+        message += "; CloudFormation could not delete it (see the stack's events), trying again"
+    status: dict[str, Any] = {k: previous[k] for k in ("stackId", "resources") if k in previous}
+    status.update(region=region, state="Progressing", message=message, stackStatus=stack_status)
+    return RegionResult(
+        "Progressing", "StackDeleting", message, status, poll_after=IN_PROGRESS_POLL
+    )
 
 
 def _delete_region(
     work: Pass, spec: CdkBootstrapSpec, region: str, previous: dict[str, Any] | None
-) -> bool:
-    """True when nothing of ours is left to wait for in the region."""
+) -> str | None:
+    """None when nothing of ours is left to wait for in the region, else the stack's status
+    (DELETE_IN_PROGRESS, or DELETE_FAILED, which the next pass tries again)."""
     identity = dataclasses.replace(work.identity, region=region)
     cfn = work.clients.get(aws.CLOUDFORMATION, identity)
     stack = aws.describe_stack(cfn, spec.stack_name)
     known_id = (previous or {}).get("stackId")
     if stack is not None:
         if not diff.is_ours(stack, work.owner, known_id):
-            return True  # another stack of that name: never ours to delete
+            return None  # another stack of that name: never ours to delete
         if stack.get("StackStatus") != "DELETE_IN_PROGRESS":
             if stack.get("EnableTerminationProtection"):
                 aws.set_termination_protection(cfn, spec.stack_name, False)
             aws.delete_stack(cfn, spec.stack_name)
             work.logger.info("%s: stack %s deleted", region, spec.stack_name)
-        if aws.describe_stack(cfn, spec.stack_name) is not None:
-            return False
+        remaining = aws.describe_stack(cfn, spec.stack_name)
+        if remaining is not None:
+            return str(remaining.get("StackStatus") or "DELETE_IN_PROGRESS")
     # The stack is gone, in this pass or in one that stopped right after DeleteStack: the
     # bucket it retained goes too, if it is empty and it was our stack's.
     bucket = ((previous or {}).get("resources") or {}).get("bucketName")
     if bucket and known_id:
         _drop_bucket(work, work.clients.get("s3", identity), bucket)
-    return True
+    return None
 
 
 def _drop_bucket(work: Pass, s3: Any, bucket: str) -> None:
