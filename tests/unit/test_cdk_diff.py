@@ -233,9 +233,19 @@ def test_template_without_the_contract_is_refused_with_what_is_missing() -> None
     assert "BootstrapVariant" in text
 
 
-@pytest.mark.parametrize("text", ["[1, 2]", "a: [", "Parameters: {}"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[1, 2]",
+        "a: [",
+        "Parameters: {}",
+        "Resources: {B: AWS::S3::Bucket}",
+        "Resources: {B: {Type: AWS::S3::Bucket}}\nOutputs: [BucketName]",
+        "Resources: {B: {Type: AWS::S3::Bucket}}\nParameters: {Qualifier: x}",
+    ],
+)
 def test_text_that_is_no_template_is_refused(text: str) -> None:
-    with pytest.raises(Terminal):
+    with pytest.raises(Terminal, match="template"):
         diff.load_template(text)
 
 

@@ -185,6 +185,12 @@ def load_template(text: str) -> dict[str, Any]:
         raise Terminal("InvalidTemplate", f"the template is not valid YAML/JSON: {exc}") from exc
     if not isinstance(loaded, dict) or not isinstance(loaded.get("Resources"), dict):
         raise Terminal("InvalidTemplate", "the template has no Resources section")
+    for section in ("Resources", "Outputs", "Parameters"):
+        entries = loaded.get(section, {})
+        if not isinstance(entries, dict) or not all(isinstance(v, dict) for v in entries.values()):
+            raise Terminal(
+                "InvalidTemplate", f"the template's {section} section must map names to objects"
+            )
     return loaded
 
 
