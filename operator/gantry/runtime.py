@@ -137,7 +137,22 @@ def _reconcile_once(
         delay = SETTINGS.retry_delay
         logger.info("%s; retrying in %ss", exc, delay)
         return Result(Outcome(Phase.RETRYING, exc.code or "Retrying", str(exc))), delay
+    except Exception as exc:  # a bug must still leave the object an answer
+        return _internal_error(exc, logger), SETTINGS.blocked_retry_delay
     return result, result.poll_after
+
+
+def _internal_error(exc: Exception, logger: Any) -> Result:
+    """An exception no kind expected is a Gantry bug. Without this the object would get no
+    condition at all (kopf only logs it); with it the user sees that the operator, not the
+    spec, is at fault. The message names only the exception's type: its text could quote
+    anything the failed code held."""
+    logger.exception("unexpected error (a Gantry bug); retrying")
+    message = (
+        f"Gantry failed unexpectedly ({type(exc).__name__}); this is a bug in Gantry, not in "
+        "the spec: the operator's log has the traceback. Retrying."
+    )
+    return Result(Outcome(Phase.RETRYING, "InternalError", message))
 
 
 def _terminal_message(exc: Terminal) -> str:
@@ -224,6 +239,10 @@ def run_delete(
     except GantryError as exc:
         result = Result(Outcome(Phase.DELETING, exc.code, f"deletion failed: {exc}; retrying"))
         result.poll_after = SETTINGS.retry_delay
+        failed = True
+    except Exception as exc:  # see _internal_error
+        result = _internal_error(exc, logger)
+        result.poll_after = SETTINGS.blocked_retry_delay
         failed = True
     if result is None:
         forget(uid)

@@ -13,7 +13,7 @@ from gantry.core.conditions import Outcome, Phase
 from gantry.core.errors import Retryable
 from gantry.core.reconcile import Pass, Result
 from gantry.ecr.models import KIND as ECR_REPOSITORY
-from gantry.runtime import ExpectedWaits, _look_again, run_delete, skip_timer
+from gantry.runtime import ExpectedWaits, _look_again, run_delete, run_reconcile, skip_timer
 
 
 def kopf_line(result: Result) -> logging.LogRecord:
@@ -63,3 +63,17 @@ def test_a_timer_pass_leaves_an_object_being_deleted_alone() -> None:
     assert skip_timer(body) is False
     deleting = {**body, "metadata": {"generation": 1, "deletionTimestamp": "2026-12-04T00:00:00Z"}}
     assert skip_timer(deleting) is True
+
+
+def test_an_unexpected_error_leaves_a_condition_that_blames_gantry_not_the_spec() -> None:
+    def reconcile(work: Pass, spec: Any) -> Result:
+        raise AttributeError("'str' object has no attribute 'get' (secret-ish detail)")
+
+    body = {"metadata": {"name": "repo", "namespace": "team", "uid": "u2", "generation": 1}}
+    patch = SimpleNamespace(status={})
+    with pytest.raises(kopf.TemporaryError):
+        run_reconcile(ECR_REPOSITORY, reconcile, body=body, patch=patch, logger=logging.getLogger())
+    synced = next(c for c in patch.status["conditions"] if c["type"] == "Synced")
+    assert (synced["status"], synced["reason"]) == ("False", "InternalError")
+    assert "AttributeError" in synced["message"]
+    assert "secret-ish" not in synced["message"]
