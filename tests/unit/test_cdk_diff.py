@@ -286,3 +286,32 @@ def test_change_summary_names_action_resource_and_replacement() -> None:
             "replacement": "False",
         }
     ]
+
+
+def test_an_unquoted_format_version_date_stays_the_text_cloudformation_reads() -> None:
+    loaded = diff.load_template("AWSTemplateFormatVersion: 2010-09-09\n" + CDK_STYLE)
+    assert loaded["AWSTemplateFormatVersion"] == "2010-09-09"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Metadata: &a [*a]\nResources: {B: {Type: AWS::S3::Bucket}}",
+        "Metadata: " + "[" * 3000 + "]" * 3000 + "\nResources: {B: {Type: AWS::S3::Bucket}}",
+        "Mappings: {C: {NO: {a: b}, SE: {a: b}}}\nResources: {B: {Type: AWS::S3::Bucket}}",
+    ],
+)
+def test_yaml_that_cannot_become_json_is_an_invalid_template(text: str) -> None:
+    with pytest.raises(Terminal, match="not valid YAML/JSON"):
+        diff.load_template(text)
+
+
+def test_versions_are_ascii_digits_only() -> None:
+    assert diff.parse_version(" 32 ") == 32
+    assert diff.parse_version("\u00b2") is None
+    assert diff.parse_version("1" * 5000) is None
+
+
+def test_a_trust_policy_naming_anyone_names_no_account() -> None:
+    anyone = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}
+    assert diff.trust_drift(anyone, {"111111111111"}) == {"111111111111"}

@@ -6,7 +6,14 @@ from typing import Any
 import pytest
 from gantry.core.errors import Terminal
 from gantry.core.policy import canonical_policy
-from gantry.ecr.diff import Managed, Observed, canonical_lifecycle, plan
+from gantry.ecr.diff import (
+    Managed,
+    Observed,
+    canonical_lifecycle,
+    desired_lifecycle,
+    desired_repository_policy,
+    plan,
+)
 from gantry.ecr.models import EcrRepositorySpec
 
 ARN = "arn:aws:ecr:us-east-1:123456789012:repository/team/app"
@@ -262,3 +269,32 @@ def test_raw_repository_policy_of_the_wrong_shape_is_terminal(document: str) -> 
     s = spec(repositoryPolicy={"json": document})
     with pytest.raises(Terminal, match="repositoryPolicy is not a valid policy document"):
         plan(s, Observed(repository(), tags=OWNER), OWNER, Managed())
+
+
+def test_an_unquoted_account_id_in_a_principal_is_the_account() -> None:
+    # YAML makes `AWS: 123456789012` a number; AWS would read the same account.
+    statement = {"Effect": "Allow", "Principal": {"AWS": 123456789012}, "Action": "ecr:*"}
+    policy = desired_repository_policy(spec(repositoryPolicy={"statements": [statement]}))
+    assert policy is not None
+    assert policy["Statement"][0]["Principal"] == {"AWS": ["arn:aws:iam::123456789012:root"]}
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{"Statement": [{"Effect": "Allow", "Principal": {"AWS": [null]}}]}',
+        "[" * 5000,
+        '{"Statement": [{"Effect": "Allow", "Action": ' + "1" * 5000 + "}]}",
+    ],
+)
+def test_a_raw_policy_python_cannot_even_read_is_invalid_spec(document: str) -> None:
+    with pytest.raises(Terminal, match="repositoryPolicy is not a valid policy document"):
+        desired_repository_policy(spec(repositoryPolicy={"json": document}))
+
+
+@pytest.mark.parametrize("priority", ['"\u00b2"', '"' + "1" * 5000 + '"', "1" * 5000])
+def test_a_lifecycle_priority_int_cannot_read_is_invalid_spec(priority: str) -> None:
+    rule = '{"rulePriority": ' + priority + ', "selection": {"tagStatus": "any"}}'
+    document = '{"rules": [' + rule + "]}"
+    with pytest.raises(Terminal, match="lifecyclePolicy"):
+        desired_lifecycle(spec(lifecyclePolicy={"json": document}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -158,7 +159,13 @@ def describe_foreign(stack: dict[str, Any]) -> str:
 
 
 class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short intrinsic tags (!Ref, !Sub, !GetAtt ...)."""
+    """YAML with CloudFormation's short intrinsic tags (!Ref, !Sub, !GetAtt ...), and dates
+    left as text: CloudFormation reads `AWSTemplateFormatVersion: 2010-09-09` as a string."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
 
 def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
@@ -181,8 +188,13 @@ def load_template(text: str) -> dict[str, Any]:
     """A template from JSON or YAML text; Terminal when it is neither."""
     try:
         loaded = yaml.load(text, Loader=_CfnLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        raise Terminal("InvalidTemplate", f"the template is not valid YAML/JSON: {exc}") from exc
+        # What is sent (and hashed) is JSON: a template that cannot be JSON is refused now.
+        json.dumps(loaded, sort_keys=True)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
+        # ValueError/TypeError: an impossible date, a huge integer, keys of mixed types,
+        # a self-referencing anchor; RecursionError: absurd nesting.
+        what = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise Terminal("InvalidTemplate", f"the template is not valid YAML/JSON: {what}") from exc
     if not isinstance(loaded, dict) or not isinstance(loaded.get("Resources"), dict):
         raise Terminal("InvalidTemplate", "the template has no Resources section")
     for section in ("Resources", "Outputs", "Parameters"):
@@ -203,6 +215,8 @@ def template_version(template: dict[str, Any]) -> int | None:
         return version
     for resource in (template.get("Resources") or {}).values():
         props = resource.get("Properties") or {}
+        if not isinstance(props, dict):
+            continue
         if resource.get("Type") == "AWS::SSM::Parameter" and "cdk-bootstrap" in str(
             props.get("Name")
         ):
@@ -238,9 +252,12 @@ def parse_version(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _VERSION.fullmatch(value.strip()):
         return int(value)
     return None
+
+
+_VERSION = re.compile(r"[0-9]{1,9}", re.ASCII)  # str.isdigit() also takes "²", int() not
 
 
 def body_hash(body: Any) -> str | None:
@@ -295,7 +312,10 @@ def trust_drift(document: dict[str, Any] | str, expected_accounts: set[str]) -> 
     for statement in data.get("Statement") or []:
         if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
             continue
-        principals = (statement.get("Principal") or {}).get("AWS") or []
+        principal = statement.get("Principal") or {}
+        if not isinstance(principal, dict):  # "*": anyone, which names no account
+            continue
+        principals = principal.get("AWS") or []
         for item in principals if isinstance(principals, list) else [principals]:
             named.add(str(item).removeprefix("arn:aws:iam::").split(":")[0])
     return expected_accounts - named

@@ -67,7 +67,12 @@ def canonical_principal(value: Any) -> Any:
     return result
 
 
-def _account_root(member: str) -> str:
+def _account_root(member: Any) -> str:
+    # YAML turns an unquoted account id into a number; AWS reads it as the same text.
+    if isinstance(member, int) and not isinstance(member, bool):
+        member = str(member)
+    if not isinstance(member, str):
+        raise ValueError(f"a principal must be a string, not {type(member).__name__}")
     return f"arn:aws:iam::{member}:root" if _ACCOUNT_ID.match(member) else member
 
 

@@ -9,6 +9,7 @@ kopf: everything here is tested with plain data.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,13 @@ def invalid(message: str) -> Terminal:
     return Terminal("InvalidSpec", message)
 
 
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
+_WHOLE = re.compile(r"[0-9]{1,9}", re.ASCII)  # str.isdigit() also takes "²", which int() refuses
+
+
 # -- canonical forms ------------------------------------------------------------------------
 
 
@@ -77,8 +85,8 @@ def canonical_lifecycle(document: str | dict[str, Any]) -> dict[str, Any]:
     """Rules sorted by priority, numbers as numbers, tag lists as sorted sets."""
     try:
         data = json.loads(document) if isinstance(document, str) else document
-    except json.JSONDecodeError as exc:
-        raise invalid(f"lifecyclePolicy.json is not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # a JSONDecodeError, a huge number, nesting
+        raise invalid(f"lifecyclePolicy.json is not valid JSON: {_first_line(exc)}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise invalid("lifecyclePolicy.json must be an object with a rules list")
     rules = [_canonical_rule(rule) for rule in data["rules"]]
@@ -104,7 +112,7 @@ def _canonical_node(node: Any) -> Any:
         for key, value in node.items():
             if value is None:
                 continue
-            if key in _INT_KEYS and isinstance(value, str) and value.strip().isdigit():
+            if key in _INT_KEYS and isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
                 value = int(value)
             elif key in _SET_KEYS and isinstance(value, list):
                 value = sorted(str(v) for v in value)
@@ -177,8 +185,9 @@ def desired_repository_policy(spec: EcrRepositorySpec) -> dict[str, Any] | None:
             s.model_dump(by_alias=True, exclude_none=True) for s in declared.statements or []
         ]
         return canonical_policy({"Statement": statements})
-    except ValueError as exc:
-        raise invalid(f"repositoryPolicy is not a valid policy document: {exc}") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        what = _first_line(exc)
+        raise invalid(f"repositoryPolicy is not a valid policy document: {what}") from exc
 
 
 def _observed_document(text: str | None, canonical: Any) -> Any:

@@ -85,16 +85,24 @@ def _check_runs_on_fargate(spec: EcsServiceSpec, template: TaskTemplate) -> None
 def _check_fargate_size(template: TaskTemplate) -> None:
     if "FARGATE" not in (template.requires_compatibilities or []):
         return
-    cpu, memory = int(template.cpu or 0), int(template.memory or 0)
+    # Digits only (the schema's pattern), but not bounded: a value too long for int() is
+    # no Fargate size either.
+    cpu, memory = _units(template.cpu), _units(template.memory)
     allowed = FARGATE_MEMORY.get(cpu)
     if allowed is None:
         sizes = ", ".join(str(c) for c in FARGATE_MEMORY)
-        raise invalid(f"taskTemplate.cpu {cpu} is not a Fargate size; use one of {sizes}")
+        shown = (template.cpu or "0")[:12]
+        raise invalid(f"taskTemplate.cpu {shown} is not a Fargate size; use one of {sizes}")
     if memory not in allowed:
         raise invalid(
-            f"taskTemplate.memory {memory} does not fit cpu {cpu} on Fargate; use "
+            f"taskTemplate.memory {(template.memory or '0')[:12]} does not fit cpu {cpu} on "
+            "Fargate; use "
             f"{_choices(allowed)}"
         )
+
+
+def _units(value: str | None) -> int:
+    return int(value) if value and len(value) <= 9 else -1 if value else 0
 
 
 def _check_container_memory(template: TaskTemplate) -> None:
