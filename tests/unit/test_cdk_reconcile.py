@@ -228,16 +228,19 @@ def test_stack_of_someone_else_is_never_written() -> None:
     assert fake.writes() == []
 
 
-def delete(fake: FakeAws, status: dict[str, Any]) -> Result | None:
+def deleting(clients: Any, status: dict[str, Any], regions: list[str]) -> tuple[Pass, Any]:
+    """A pass over an object whose deletionPolicy is Delete, and its spec."""
     body = {"metadata": {"name": "env", "namespace": "ns", "generation": 1}, "status": status}
-    work = Pass(
-        body, logging.getLogger("test"), FakeClients(fake),  # type: ignore[arg-type]
-        Identity("us-east-1"), OWNER, False, lambda _: None,
-    )  # fmt: skip
+    work = Pass(body, logging.getLogger("test"), clients, Identity("us-east-1"), OWNER, False,
+                lambda _: None)  # fmt: skip
     parsed = CdkBootstrapSpec.model_validate(
-        {"regions": ["us-east-1"], "allowAdministratorAccess": True, "deletionPolicy": "Delete"}
+        {"regions": regions, "allowAdministratorAccess": True, "deletionPolicy": "Delete"}
     )
-    return reconcile.delete(work, parsed)
+    return work, parsed
+
+
+def delete(fake: FakeAws, status: dict[str, Any]) -> Result | None:
+    return reconcile.delete(*deleting(FakeClients(fake), status, ["us-east-1"]))
 
 
 RECORDED_REGION = {
@@ -284,14 +287,7 @@ class RegionalClients:
 
 
 def run_regions(fakes: dict[str, FakeAws], status: dict[str, Any], regions: list[str]) -> Result:
-    body = {"metadata": {"name": "env", "namespace": "ns", "generation": 2}, "status": status}
-    work = Pass(
-        body, logging.getLogger("test"), RegionalClients(fakes),  # type: ignore[arg-type]
-        Identity("us-east-1"), OWNER, False, lambda _: None,
-    )  # fmt: skip
-    parsed = CdkBootstrapSpec.model_validate(
-        {"regions": regions, "allowAdministratorAccess": True, "deletionPolicy": "Delete"}
-    )
+    work, parsed = deleting(RegionalClients(fakes), status, regions)
     return reconcile.reconcile(work, parsed, read=lambda *_: None)
 
 
