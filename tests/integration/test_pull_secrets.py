@@ -172,6 +172,34 @@ def test_service_accounts_gain_the_secret_and_lose_it_again(stack: Stack, namesp
     assert secret(stack, namespace, "regcred") is None
 
 
+def test_deletion_takes_back_only_the_entries_this_object_added(
+    stack: Stack, namespace: str
+) -> None:
+    # "app" already pulled with "shared" (another tool's Secret, or another object's) and
+    # with "mine" (put there by hand before the object existed).
+    account = {"name": "app", "namespace": namespace}
+    entries = [{"name": "shared"}, {"name": "mine"}]
+    stack.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": account,
+            "imagePullSecrets": entries,
+        }
+    )
+    stack.apply(pull_secret(namespace, "owner", secretName="shared"))
+    wait_condition(stack, PLURAL, namespace, "owner", "Ready")
+    stack.apply(pull_secret(namespace, "loser", secretName="shared", serviceAccounts=["app"]))
+    wait_condition(stack, PLURAL, namespace, "loser", "Stalled")  # OwnedByOther
+    stack.apply(pull_secret(namespace, "mine", serviceAccounts=["app"]))
+    wait_condition(stack, PLURAL, namespace, "mine", "Ready")
+
+    for name in ("loser", "mine"):
+        stack.delete(PLURAL, namespace, name)
+        wait_for(lambda n=name: stack.get(PLURAL, namespace, n) is None, what=f"{name} gone")
+    assert pull_secret_names(stack, namespace, "app") == ["shared", "mine"]
+
+
 def test_service_account_created_later_gets_the_secret(stack: Stack, namespace: str) -> None:
     stack.apply(pull_secret(namespace, "later", serviceAccounts=["deployer"]))
     waiting = wait_condition(stack, PLURAL, namespace, "later", "Reconciling")

@@ -8,12 +8,16 @@ from typing import Any
 
 import pytest
 from gantry.pullsecrets.diff import (
+    ADDED_ANNOTATION,
     MIN_REFRESH,
     Token,
+    attach,
     decode_token,
+    detach,
     docker_config,
     namespace_changes_serving,
     new_conflicts,
+    parse_added,
     parse_duration,
     refresh_due,
     registry_host,
@@ -259,3 +263,22 @@ def test_spec_region_is_the_registry_region() -> None:
     spec = EcrPullSecretSpec.model_validate({"registry": {"region": "eu-west-1"}})
     assert spec.region == "eu-west-1"
     assert EcrPullSecretSpec.model_validate({}).region is None
+
+
+def test_an_entry_is_marked_as_added_by_its_object_and_only_that_object_takes_it_back() -> None:
+    change = attach([{"name": "other"}], {}, "regcred", "ns/EcrPullSecret/a")
+    assert change == ([{"name": "other"}, {"name": "regcred"}], {"regcred": "ns/EcrPullSecret/a"})
+    entries, added = change
+    assert detach(entries, added, "regcred", "ns/EcrPullSecret/b") is None
+    assert detach(entries, added, "regcred", "ns/EcrPullSecret/a") == ([{"name": "other"}], {})
+
+
+def test_an_entry_someone_else_put_there_is_neither_marked_nor_taken() -> None:
+    assert attach([{"name": "regcred"}], {}, "regcred", "ns/EcrPullSecret/a") is None
+    assert detach([{"name": "regcred"}], {}, "regcred", "ns/EcrPullSecret/a") is None
+
+
+def test_unreadable_marks_are_no_marks() -> None:
+    assert parse_added({ADDED_ANNOTATION: "not json"}) == {}
+    assert parse_added({ADDED_ANNOTATION: '{"regcred": "x"}'}) == {"regcred": "x"}
+    assert parse_added(None) == {}

@@ -224,6 +224,42 @@ def without_pull_secret(
     return None if len(kept) == len(current) else kept
 
 
+# On a ServiceAccount: which imagePullSecrets entries Gantry added, and for which object
+# (JSON: Secret name -> owner). Written in the same patch as the entries, so a crash never
+# leaves one unmarked; an entry without a mark is someone else's and is never taken away.
+ADDED_ANNOTATION = "gantry.dev/added-pull-secrets"
+
+
+def parse_added(annotations: Mapping[str, str] | None) -> dict[str, str]:
+    try:
+        value = json.loads((annotations or {}).get(ADDED_ANNOTATION) or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def attach(
+    entries: Iterable[Mapping[str, Any]] | None, added: Mapping[str, str], name: str, owner: str
+) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
+    """Entries and marks with the Secret added for `owner`; None when an entry is there
+    already (added by us earlier, or by someone else, whose it then stays)."""
+    with_entry = with_pull_secret(entries, name)
+    if with_entry is None:
+        return None
+    return with_entry, {**added, name: owner}
+
+
+def detach(
+    entries: Iterable[Mapping[str, Any]] | None, added: Mapping[str, str], name: str, owner: str
+) -> tuple[list[dict[str, Any]], dict[str, str]] | None:
+    """Entries and marks without the Secret, only if `owner` added it; else None."""
+    if added.get(name) != owner:
+        return None
+    marks = {k: v for k, v in added.items() if k != name}
+    removed = without_pull_secret(entries, name)  # None: someone took the entry out already
+    return (removed if removed is not None else [dict(e) for e in entries or []]), marks
+
+
 def service_accounts_to_release(declared: Iterable[str], recorded: Iterable[str]) -> list[str]:
     """Service accounts patched earlier (status) that the spec no longer names."""
     return sorted(set(recorded) - set(declared))

@@ -23,7 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from gantry import API_GROUP, API_VERSION
 from gantry.core import kube as shared
 from gantry.core.errors import Retryable
-from gantry.pullsecrets.diff import OWNER_ANNOTATION
+from gantry.pullsecrets.diff import ADDED_ANNOTATION, OWNER_ANNOTATION, parse_added
 
 JSON_PATCH = "application/json-patch+json"
 MERGE_PATCH = "application/merge-patch+json"
@@ -49,6 +49,7 @@ class ServiceAccount:
     name: str
     resource_version: str
     image_pull_secrets: list[dict[str, Any]] = field(default_factory=list)
+    added: dict[str, str] = field(default_factory=dict)  # ADDED_ANNOTATION, parsed
 
 
 class Kube:
@@ -160,15 +161,25 @@ class Kube:
                 return None
             raise _retryable(exc, f"read ServiceAccount {namespace}/{name}") from None
         entries = [{"name": ref.name} for ref in account.image_pull_secrets or []]
-        return ServiceAccount(name, account.metadata.resource_version, entries)
+        added = parse_added(account.metadata.annotations)
+        return ServiceAccount(name, account.metadata.resource_version, entries, added)
 
     def set_image_pull_secrets(
-        self, namespace: str, account: ServiceAccount, entries: list[dict[str, Any]]
+        self,
+        namespace: str,
+        account: ServiceAccount,
+        entries: list[dict[str, Any]],
+        added: dict[str, str],
     ) -> None:
-        """Replace imagePullSecrets, failing (409, retried) if the account changed since read."""
+        """Replace imagePullSecrets and Gantry's marks of the entries it added, in one patch,
+        failing (409, retried) if the account changed since it was read."""
         core, _ = self._apis()
+        marks = json.dumps(added, sort_keys=True) if added else None
         body = {
-            "metadata": {"resourceVersion": account.resource_version},
+            "metadata": {
+                "resourceVersion": account.resource_version,
+                "annotations": {ADDED_ANNOTATION: marks},
+            },
             "imagePullSecrets": entries or None,
         }
         with _translated(f"patch ServiceAccount {namespace}/{account.name}"):

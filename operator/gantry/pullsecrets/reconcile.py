@@ -22,6 +22,8 @@ from gantry.pullsecrets import aws
 from gantry.pullsecrets.diff import (
     Schedule,
     Token,
+    attach,
+    detach,
     new_conflicts,
     parse_duration,
     refresh_due,
@@ -33,8 +35,6 @@ from gantry.pullsecrets.diff import (
     service_accounts_to_release,
     stale_namespaces,
     target_namespaces,
-    with_pull_secret,
-    without_pull_secret,
 )
 from gantry.pullsecrets.kube import KUBE, Removal, Write
 from gantry.pullsecrets.models import (
@@ -225,9 +225,9 @@ def _attach(work: Pass, spec: EcrPullSecretSpec, name: str) -> tuple[list[str], 
         if account is None:
             missing.append(account_name)
             continue
-        entries = with_pull_secret(account.image_pull_secrets, name)
-        if entries is not None:
-            KUBE.set_image_pull_secrets(work.namespace, account, entries)
+        change = attach(account.image_pull_secrets, account.added, name, work.owner.value)
+        if change is not None:
+            KUBE.set_image_pull_secrets(work.namespace, account, *change)
             work.logger.info("service account %s now pulls with Secret %s", account_name, name)
         attached.append(account_name)
     for account_name in service_accounts_to_release(
@@ -241,9 +241,11 @@ def _detach(work: Pass, account_name: str, name: str) -> None:
     account = KUBE.service_account(work.namespace, account_name)
     if account is None:
         return
-    entries = without_pull_secret(account.image_pull_secrets, name)
-    if entries is not None:
-        KUBE.set_image_pull_secrets(work.namespace, account, entries)
+    # Only an entry this object added goes: one that was there before, or that another
+    # object or a person added, stays (the account's pods may pull with it).
+    change = detach(account.image_pull_secrets, account.added, name, work.owner.value)
+    if change is not None:
+        KUBE.set_image_pull_secrets(work.namespace, account, *change)
         work.logger.info("Secret %s removed from service account %s", name, account_name)
 
 
