@@ -237,7 +237,11 @@ def run_delete(
         logger.warning("spec is invalid; nothing was created from it, so nothing to delete")
         result = None
     except GantryError as exc:
-        result = Result(Outcome(Phase.DELETING, exc.code, f"deletion failed: {exc}; retrying"))
+        message = (
+            f"deletion failed: {exc}; retrying. To release the object without touching AWS, "
+            "set deletionPolicy: Retain."
+        )
+        result = Result(Outcome(Phase.DELETING, exc.code, message))
         result.poll_after = SETTINGS.retry_delay
         failed = True
     except Exception as exc:  # see _internal_error

@@ -1,6 +1,6 @@
 """Conditions follow metav1.Condition and the kstatus / Flux rules."""
 
-from gantry.core.conditions import Outcome, Phase, report, set_condition
+from gantry.core.conditions import Outcome, Phase, report, set_condition, valid_reason
 
 T0, T1 = "2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z"
 
@@ -37,3 +37,10 @@ def test_every_condition_carries_the_generation_it_was_computed_for() -> None:
     conditions = report([], Outcome(Phase.RETRYING, "Throttling", "slow down"), 7)
     assert {c["observedGeneration"] for c in conditions} == {7}
     assert types(conditions)["Ready"] == "Unknown"
+
+
+def test_a_reason_that_is_no_valid_condition_reason_is_made_one() -> None:
+    assert valid_reason("ThrottlingException") == "ThrottlingException"
+    assert valid_reason("500") == "Code500"
+    assert valid_reason("Some.Code-x") == "SomeCodex"
+    assert valid_reason("") == "Unknown"

@@ -65,3 +65,15 @@ def test_terminal_message_ends_in_one_full_stop_and_says_what_to_do() -> None:
     message = _terminal_message(Terminal("ClientException", "Container.memory must be set.."))
     assert message.startswith("Container.memory must be set. Change the spec")
     assert ".." not in message
+
+
+def test_an_html_error_page_is_a_retry_whose_message_quotes_no_html() -> None:
+    response = {
+        "Error": {"Code": "500", "Message": "<!doctype html>\n<title>500 Internal</title>"},
+        "ResponseMetadata": {"HTTPStatusCode": 500},
+    }
+    error = classify(ClientError(response, "CreateRepository"), ecr_aws.SERVICE)  # type: ignore[arg-type]
+    assert error.error_class is ErrorClass.RETRYABLE
+    assert error.code == "UnparsableResponse"
+    assert "<" not in error.message
+    assert "CreateRepository got HTTP 500" in error.message

@@ -9,6 +9,7 @@ nothing must not make the object look new to kubectl, Argo CD or Flux.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -85,11 +86,24 @@ def _condition(
     return {
         "type": type_,
         "status": status,
-        "reason": reason,
+        "reason": valid_reason(reason),
         "message": message[:32768],
         "lastTransitionTime": since,
         "observedGeneration": generation,
     }
+
+
+_REASON = re.compile(r"[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?")
+
+
+def valid_reason(reason: str) -> str:
+    """A reason as metav1.Condition requires it (CamelCase-ish, starting with a letter): an
+    AWS code is one, but an unexpected one ("500", "Some.Code") must not make the status
+    patch invalid for a stricter consumer."""
+    if _REASON.fullmatch(reason):
+        return reason
+    cleaned = re.sub(r"[^A-Za-z0-9_]", "", reason)
+    return cleaned if cleaned[:1].isalpha() else f"Code{cleaned}" if cleaned else "Unknown"
 
 
 def remove_condition(conditions: Iterable[Mapping[str, Any]], type_: str) -> list[Condition]:

@@ -142,6 +142,16 @@ def _from_client_error(exc: ClientError, service: str) -> GantryError:
     operation = exc.operation_name
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
     table = _SERVICE_CODES.get(service, {})
+    known = code in table or code in COMMON_CODES  # "404" of an S3 HEAD is a real answer
+    if not known and (not code[:1].isalpha() or message.lstrip().startswith("<")):
+        # botocore names an error whose body it could not read by its HTTP status ("500"),
+        # and keeps the body (an HTML page) as the message: neither belongs in a condition.
+        return Retryable(
+            "UnparsableResponse",
+            f"{operation} got HTTP {status or code} with a body that is not an AWS response "
+            "(is the region or endpoint right?)",
+            operation,
+        )
     error_class = _by_message(service, code, message) or table.get(code) or COMMON_CODES.get(code)
     if error_class is None:
         # Unknown 4xx are the caller's fault more often than not, but we cannot be sure
