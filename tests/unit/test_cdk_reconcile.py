@@ -310,3 +310,26 @@ def test_a_removed_region_stays_in_status_until_its_stack_and_empty_bucket_are_g
     assert second.outcome.phase is Phase.READY
     assert [r["region"] for r in second.status["regions"]] == ["us-east-1"]
     assert "delete_bucket" in west.calls
+
+
+class Unreachable(FakeAws):
+    """A region whose endpoint answers every call with an HTML error page."""
+
+    def do_describe_stacks(self, **_: Any) -> Any:
+        error = {"Error": {"Code": "500", "Message": "<!doctype html>"}}
+        raise ClientError(error, "DescribeStacks")  # type: ignore[arg-type]
+
+
+def test_a_region_that_cannot_be_reached_does_not_hold_up_deleting_the_others() -> None:
+    east = FakeAws("CREATE_COMPLETE")
+    fakes = {"xx-fake-1": Unreachable(None), "us-east-1": east}
+    status = {"regions": [{**RECORDED_REGION}, {"region": "xx-fake-1"}]}
+    result = reconcile.delete(*deleting(RegionalClients(fakes), status, ["xx-fake-1", "us-east-1"]))
+
+    assert east.writes() == ["delete_stack"]
+    assert "delete_bucket" in east.calls
+    assert result is not None
+    assert result.outcome.reason == "DeletionFailed"
+    assert "xx-fake-1: UnparsableResponse" in result.outcome.message
+    assert "deletionPolicy: Retain" in result.outcome.message
+    assert [r["region"] for r in result.status["regions"]] == ["xx-fake-1"]  # us-east-1 done

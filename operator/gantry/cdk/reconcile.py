@@ -629,11 +629,41 @@ def delete(work: Pass, spec: CdkBootstrapSpec) -> Result | None:
         return None
     previous = {r.get("region"): r for r in work.status.get("regions") or []}
     regions = [*spec.regions, *(str(n) for n in previous if n not in spec.regions)]
-    waiting = [r for r in regions if _delete_region(work, spec, r, previous.get(r))]
-    if not waiting:
+    left: list[dict[str, Any]] = []  # the regions still to finish, as status shows them
+    waiting, failed = [], []
+    for name in regions:
+        # One region failing (unreachable, refused) must not hold up the others.
+        earlier = {k: v for k, v in (previous.get(name) or {}).items() if k in _KEPT}
+        try:
+            stack_status = _delete_region(work, spec, name, previous.get(name))
+        except GantryError as exc:
+            work.logger.warning("%s: deleting stack %s failed: %s", name, spec.stack_name, exc)
+            failed.append(f"{name}: {exc}")
+            left.append({**earlier, "region": name, "state": "Error", "message": str(exc)})
+            continue
+        if stack_status is not None:
+            waiting.append(name)
+            message = f"deleting stack {spec.stack_name} ({stack_status})"
+            left.append({**earlier, "region": name, "state": "Progressing", "message": message,
+                         "stackStatus": stack_status})  # fmt: skip
+    if not left:
         return None
-    message = f"deleting stack {spec.stack_name} in {', '.join(waiting)}"
-    return Result(Outcome(Phase.DELETING, "StackDeleting", message), poll_after=IN_PROGRESS_POLL)
+    return _deletion_result(spec, waiting, failed, left)
+
+
+def _deletion_result(
+    spec: CdkBootstrapSpec, waiting: list[str], failed: list[str], left: list[dict[str, Any]]
+) -> Result:
+    parts = [f"deleting stack {spec.stack_name} in {', '.join(waiting)}"] if waiting else []
+    if failed:
+        parts.append(
+            f"deletion failed in {'; '.join(failed)}; retrying. To release the object without "
+            "touching AWS, set deletionPolicy: Retain"
+        )
+    reason = "DeletionFailed" if failed else "StackDeleting"
+    outcome = Outcome(Phase.DELETING, reason, "; ".join(parts))
+    delay = SETTINGS.retry_delay if failed else IN_PROGRESS_POLL
+    return Result(outcome, {"regions": [_stored(r) for r in left]}, poll_after=delay)
 
 
 def _retire(
