@@ -265,6 +265,18 @@ def test_a_service_on_fargate_needs_a_task_that_declares_fargate(
     preflight(fargate("256", "512").model_copy(update={"launch_type": "FARGATE"}))
 
 
+def test_a_host_port_awsvpc_would_refuse_is_refused_before_registering() -> None:
+    def with_port(**port: int) -> EcsServiceSpec:
+        web = container(memory=256, ports=[{"containerPort": 80, **port}])
+        return spec(web, template={"networkMode": "awsvpc"},
+                    networkConfiguration={"subnets": ["subnet-1"]})  # fmt: skip
+
+    with pytest.raises(Terminal, match="hostPort 8080 differs from containerPort 80"):
+        preflight(with_port(hostPort=8080))
+    preflight(with_port(hostPort=80))
+    preflight(with_port())
+
+
 # -- revisions and the cluster --------------------------------------------------------------
 
 

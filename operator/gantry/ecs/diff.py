@@ -60,6 +60,7 @@ def preflight(spec: EcsServiceSpec) -> None:
         _check_runs_on_fargate(spec, template)
         _check_fargate_size(template)
         _check_container_memory(template)
+        _check_awsvpc_ports(template)
     if rollout_deadlocks(spec):
         raise invalid(
             "deploymentConfiguration: maximumPercent and minimumHealthyPercent leave no room "
@@ -99,6 +100,20 @@ def _check_fargate_size(template: TaskTemplate) -> None:
             "Fargate; use "
             f"{_choices(allowed)}"
         )
+
+
+def _check_awsvpc_ports(template: TaskTemplate) -> None:
+    # Under awsvpc a task has its own address: ECS refuses a host port that differs.
+    if template.network_mode != "awsvpc":
+        return
+    for container in template.containers:
+        for port in container.ports or []:
+            if port.host_port is not None and port.host_port != port.container_port:
+                raise invalid(
+                    f"container {container.name}: hostPort {port.host_port} differs from "
+                    f"containerPort {port.container_port}, which networkMode awsvpc does not "
+                    "allow; leave hostPort out or make it equal"
+                )
 
 
 def _units(value: str | None) -> int:
@@ -219,7 +234,8 @@ def _depends_on(container: Container) -> list[dict[str, Any]] | None:
 
 
 def _port(port: dict[str, Any], awsvpc: bool) -> dict[str, Any]:
-    # Under awsvpc the host port is the container port, whatever was asked; ECS echoes it so.
+    # Under awsvpc the host port is the container port (preflight refuses another one), and
+    # ECS echoes it so even when it was left out.
     if awsvpc:
         port["hostPort"] = port["containerPort"]
     return port
