@@ -298,3 +298,38 @@ def test_a_lifecycle_priority_int_cannot_read_is_invalid_spec(priority: str) -> 
     document = '{"rules": [' + rule + "]}"
     with pytest.raises(Terminal, match="lifecyclePolicy"):
         desired_lifecycle(spec(lifecyclePolicy={"json": document}))
+
+
+@pytest.mark.parametrize(
+    ("statement", "fragment"),
+    [
+        ({"Effect": "Maybe", "Principal": "*", "Action": "ecr:*"}, "Effect must be Allow or Deny"),
+        ({"Effect": "Allow", "Principal": ["1"], "Action": "ecr:*"}, "Principal must be"),
+        ({"Effect": "Allow", "Principal": "*", "Action": {"ecr": "x"}}, "Action must be a string"),
+        ({"Sid": 7, "Effect": "Allow", "Principal": "*", "Action": "ecr:*"}, "Sid must be"),
+        ({"Effect": "Allow", "Principal": "*"}, "it needs Action or NotAction"),
+    ],
+)
+def test_a_raw_policy_aws_would_refuse_is_refused_naming_the_statement(
+    statement: dict[str, Any], fragment: str
+) -> None:
+    document = json.dumps({"Statement": [statement]})
+    with pytest.raises(Terminal, match=f"statement 1: {fragment}"):
+        desired_repository_policy(spec(repositoryPolicy={"json": document}))
+
+
+@pytest.mark.parametrize(
+    ("selection", "fragment"),
+    [
+        ({"tagStatus": "sometimes", "countType": "imageCountMoreThan", "countNumber": 1},
+         "tagStatus 'sometimes'"),
+        ({"tagStatus": "any", "countType": "imageCountMoreThan"}, "countNumber of 1 or more"),
+        ({"tagStatus": "any", "countNumber": 3}, "needs a countType"),
+    ],
+)  # fmt: skip
+def test_a_raw_lifecycle_rule_ecr_would_refuse_is_refused_naming_the_rule(
+    selection: dict[str, Any], fragment: str
+) -> None:
+    rule = {"rulePriority": 4, "selection": selection, "action": {"type": "expire"}}
+    with pytest.raises(Terminal, match=f"rule 4 .*{fragment}|rule 4 has {fragment}"):
+        desired_lifecycle(spec(lifecyclePolicy={"json": json.dumps({"rules": [rule]})}))

@@ -33,6 +33,35 @@ def canonical_policy(document: str | dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def check_policy(policy: dict[str, Any]) -> None:
+    """The policy grammar AWS enforces, so a refusal comes before anything is created and
+    names the statement. Raises ValueError."""
+    statements = policy.get("Statement") or []
+    if not statements:
+        raise ValueError("it has no Statement")
+    for number, statement in enumerate(statements, 1):
+        if statement.get("Effect") not in ("Allow", "Deny"):
+            raise ValueError(f"statement {number}: Effect must be Allow or Deny")
+        if "Sid" in statement and not isinstance(statement["Sid"], str):
+            raise ValueError(f"statement {number}: Sid must be a string")
+        for key in ("Principal", "NotPrincipal"):
+            if key in statement and not _is_principal(statement[key]):
+                raise ValueError(
+                    f'statement {number}: {key} must be "*" or a map such as {{"AWS": [...]}}'
+                )
+        for key in _LIST_KEYS:
+            if key in statement and not all(isinstance(v, str) for v in statement[key]):
+                raise ValueError(f"statement {number}: {key} must be a string or strings")
+        if not any(k in statement for k in ("Action", "NotAction")):
+            raise ValueError(f"statement {number}: it needs Action or NotAction")
+
+
+def _is_principal(value: Any) -> bool:
+    return value == "*" or (
+        isinstance(value, dict) and all(isinstance(v, list) for v in value.values())
+    )
+
+
 def canonical_statement(statement: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in statement.items():

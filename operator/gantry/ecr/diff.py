@@ -15,7 +15,7 @@ from typing import Any
 
 from gantry.core.errors import Terminal
 from gantry.core.ownership import is_ownership_tag
-from gantry.core.policy import canonical_policy, dumps
+from gantry.core.policy import canonical_policy, check_policy, dumps
 from gantry.ecr.models import (
     COUNT_UNIT_WITH_IMAGE_COUNT,
     SINCE_PUSHED_WITHOUT_UNIT,
@@ -137,6 +137,7 @@ def check_lifecycle(policy: dict[str, Any]) -> None:
             raise invalid(
                 f"lifecyclePolicy: the selection of rule {rule['rulePriority']} must be an object"
             )
+        _check_selection(rule["rulePriority"], selection)
         status = selection.get("tagStatus")
         if status == "any" and rule.get("rulePriority") != max(priorities):
             raise invalid(
@@ -150,6 +151,24 @@ def check_lifecycle(policy: dict[str, Any]) -> None:
                 "or tagPatternList"
             )
         _check_count(selection)
+
+
+def _check_selection(priority: int, selection: dict[str, Any]) -> None:
+    # What ECR requires of every rule; the typed form's schema says the same.
+    status = selection.get("tagStatus")
+    if status not in TAG_STATUSES:
+        raise invalid(
+            f"lifecyclePolicy: rule {priority} has tagStatus {status!r}; use one of "
+            f"{', '.join(TAG_STATUSES)}"
+        )
+    count = selection.get("countNumber")
+    if not selection.get("countType") or not isinstance(count, int) or count < 1:
+        raise invalid(
+            f"lifecyclePolicy: rule {priority} needs a countType and a countNumber of 1 or more"
+        )
+
+
+TAG_STATUSES = ("tagged", "untagged", "any")
 
 
 def _check_count(selection: dict[str, Any]) -> None:
@@ -180,11 +199,14 @@ def desired_repository_policy(spec: EcrRepositorySpec) -> dict[str, Any] | None:
         return None
     try:
         if declared.json_ is not None:
-            return canonical_policy(declared.json_)
-        statements = [
-            s.model_dump(by_alias=True, exclude_none=True) for s in declared.statements or []
-        ]
-        return canonical_policy({"Statement": statements})
+            policy = canonical_policy(declared.json_)
+        else:
+            statements = [
+                s.model_dump(by_alias=True, exclude_none=True) for s in declared.statements or []
+            ]
+            policy = canonical_policy({"Statement": statements})
+        check_policy(policy)
+        return policy
     except (ValueError, TypeError, RecursionError) as exc:
         what = _first_line(exc)
         raise invalid(f"repositoryPolicy is not a valid policy document: {what}") from exc
