@@ -315,3 +315,17 @@ def test_versions_are_ascii_digits_only() -> None:
 def test_a_trust_policy_naming_anyone_names_no_account() -> None:
     anyone = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}]}
     assert diff.trust_drift(anyone, {"111111111111"}) == {"111111111111"}
+
+
+def test_yaml_mistakes_are_reported_with_what_and_where() -> None:
+    with pytest.raises(Terminal, match=r"found character '\\t'.*line 3"):
+        diff.load_template("Resources:\n  B:\n\tType: AWS::S3::Bucket\n")
+    with pytest.raises(Terminal, match="must be a mapping"):
+        diff.load_template("- Resources")
+    with pytest.raises(Terminal, match="unknown tag !Frobnicate"):
+        diff.load_template("Resources: {B: {Type: AWS::S3::Bucket}}\nX: !Frobnicate '32'")
+
+
+def test_the_condition_short_form_is_a_condition_reference() -> None:
+    loaded = diff.load_template("Resources: {B: {Type: X, Properties: {P: !Condition C}}}")
+    assert loaded["Resources"]["B"]["Properties"]["P"] == {"Condition": "C"}

@@ -168,8 +168,22 @@ class _CfnLoader(yaml.SafeLoader):
     }
 
 
+# CloudFormation's short forms; any other tag is a mistake CloudFormation would refuse too.
+INTRINSIC_TAGS = frozenset(
+    {
+        "Ref", "Condition", "Base64", "Cidr", "FindInMap", "GetAtt", "GetAZs", "ImportValue",
+        "Join", "Length", "Select", "Split", "Sub", "Transform", "ToJsonString", "And",
+        "Equals", "If", "Not", "Or", "ForEach",
+    }
+)  # fmt: skip
+
+
 def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if suffix not in INTRINSIC_TAGS:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"unknown tag !{suffix} (not a CloudFormation function)", node.start_mark
+        )
+    name = "Ref" if suffix == "Ref" else "Condition" if suffix == "Condition" else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if suffix == "GetAtt":
@@ -193,9 +207,13 @@ def load_template(text: str) -> dict[str, Any]:
     except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:
         # ValueError/TypeError: an impossible date, a huge integer, keys of mixed types,
         # a self-referencing anchor; RecursionError: absurd nesting.
-        what = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        # PyYAML's text says what and where over several lines ("found character '\t'",
+        # "line 3, column 1"): keep all of it, on one line.
+        what = " ".join(str(exc).split())[:400] if str(exc) else type(exc).__name__
         raise Terminal("InvalidTemplate", f"the template is not valid YAML/JSON: {what}") from exc
-    if not isinstance(loaded, dict) or not isinstance(loaded.get("Resources"), dict):
+    if not isinstance(loaded, dict):
+        raise Terminal("InvalidTemplate", "the template must be a mapping (Resources, ...)")
+    if not isinstance(loaded.get("Resources"), dict):
         raise Terminal("InvalidTemplate", "the template has no Resources section")
     for section in ("Resources", "Outputs", "Parameters"):
         entries = loaded.get(section, {})

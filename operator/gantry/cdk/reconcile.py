@@ -112,7 +112,10 @@ def load_source(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> So
         )
         result.poll_after = SETTINGS.blocked_retry_delay
         return result
-    template = diff.load_template(data[ref.key])
+    try:
+        template = diff.load_template(data[ref.key])
+    except Terminal as exc:  # say where the template is, as the contract check does
+        raise Terminal(exc.code, f"ConfigMap {ref.name}/{ref.key}: {exc.message}") from exc
     problems = diff.contract_problems(template)
     if problems:
         raise Terminal(
