@@ -160,8 +160,10 @@ def run_demo(cp: ControlPlane, operator: OperatorProcess, env: dict[str, str]) -
 
 
 if __name__ == "__main__":
-    # SIGTERM unwinds like Ctrl-C, so every process the demo started is stopped.
+    # SIGTERM unwinds like Ctrl-C, so every process the demo started is stopped. A shell
+    # starts a background job with SIGINT ignored; the demo wants it back either way.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         sys.exit(main())
     except KeyboardInterrupt:
