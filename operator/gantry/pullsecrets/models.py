@@ -25,6 +25,14 @@ MAX_NAMESPACES = 500
 
 SecretName = Annotated[str, Field(pattern=SUBDOMAIN, max_length=253)]
 NamespaceName = Annotated[str, Field(pattern=LABEL, max_length=63)]
+# A label key and value as Kubernetes validates them: an optional DNS-subdomain prefix and a
+# slash, then a name of up to 63 characters; a value is empty or such a name.
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE, max_length=63)]
 
 
 class Registry(GantryModel):
@@ -122,9 +130,9 @@ class SelectorRequirement(GantryModel):
         )
     )
 
-    key: str = Field(description="The label key.", min_length=1, max_length=317)
+    key: str = Field(description="The label key.", pattern=LABEL_KEY, max_length=317)
     operator: SelectorOperator = Field(description="In, NotIn, Exists or DoesNotExist.")
-    values: list[Annotated[str, Field(max_length=63)]] | None = Field(
+    values: list[LabelValue] | None = Field(
         default=None, description="Label values, for In and NotIn.", max_length=100
     )
 
@@ -132,8 +140,23 @@ class SelectorRequirement(GantryModel):
 class NamespaceSelector(GantryModel):
     """A label selector over Namespaces; an empty selector matches every namespace."""
 
-    match_labels: dict[str, str] | None = Field(
-        default=None, description="Labels a namespace must carry, all of them."
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.matchLabels) || self.matchLabels.all(k, k.matches("
+                + repr(LABEL_KEY)
+                + ") && size(k) <= 317)",
+                "matchLabels keys must be label keys: an optional DNS prefix and '/', then "
+                "up to 63 letters, digits, '-', '_' or '.', starting and ending alphanumeric",
+                fieldPath=".matchLabels",
+            )
+        )
+    )
+
+    match_labels: dict[str, LabelValue] | None = Field(
+        default=None,
+        description="Labels a namespace must carry, all of them.",
+        max_length=20,
     )
     match_expressions: list[SelectorRequirement] | None = Field(
         default=None,
