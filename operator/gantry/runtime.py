@@ -25,6 +25,7 @@ from gantry.core.aws import AwsSettings, Clients, identity_for
 from gantry.core.conditions import Outcome, Phase, report
 from gantry.core.crd import KindInfo
 from gantry.core.errors import GantryError, Terminal
+from gantry.core.models import DELETING
 from gantry.core.ownership import Owner
 from gantry.core.reconcile import Event, Pass, Result
 from gantry.settings import SETTINGS, Settings, jitter
@@ -229,7 +230,7 @@ def run_delete(
     uid = body["metadata"].get("uid", "")
     failed = False
     try:
-        spec = info.spec.model_validate(body.get("spec") or {})
+        spec = info.spec.model_validate(body.get("spec") or {}, context=DELETING)
         work = _make_pass(info, body, logger, getattr(spec, "region", None), False)
         with _lock_for(uid):
             result = fn(work, spec)

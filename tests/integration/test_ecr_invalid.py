@@ -125,4 +125,4 @@ def test_writing_out_the_default_repository_name_is_no_change(stack: Stack, name
     out = stack.apply(manifest(namespace, "spelled", {}))
     assert "configured" in out or "unchanged" in out, out
     refused = stack.apply(manifest(namespace, "spelled", {"repositoryName": "other"}), check=False)
-    assert "spec.repositoryName is immutable (unset, it is metadata.name)" in refused
+    assert "spec.repositoryName is immutable (when unset it is metadata.name)" in refused

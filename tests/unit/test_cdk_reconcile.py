@@ -3,6 +3,7 @@ driven through the reconcile with fake AWS clients shaped like the real response
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -12,6 +13,7 @@ from gantry.cdk import reconcile, template
 from gantry.cdk.models import CdkBootstrapSpec
 from gantry.core.aws import Identity
 from gantry.core.conditions import Phase
+from gantry.core.errors import Terminal
 from gantry.core.ownership import Owner
 from gantry.core.reconcile import Pass, Result
 
@@ -333,3 +335,15 @@ def test_a_region_that_cannot_be_reached_does_not_hold_up_deleting_the_others() 
     assert "xx-fake-1: UnparsableResponse" in result.outcome.message
     assert "deletionPolicy: Retain" in result.outcome.message
     assert [r["region"] for r in result.status["regions"]] == ["xx-fake-1"]  # us-east-1 done
+
+
+def test_a_template_too_big_to_send_inline_is_refused_before_any_call() -> None:
+    big = {**template.render(), "Metadata": {"Padding": "x" * reconcile.TEMPLATE_BODY_LIMIT}}
+    work, _ = deleting(FakeClients(FakeAws(None)), {}, ["us-east-1"])
+    parsed = CdkBootstrapSpec.model_validate(
+        {"regions": ["us-east-1"], "allowAdministratorAccess": True,
+         "template": {"source": "ConfigMap", "configMapRef": {"name": "cdk"}}}
+    )  # fmt: skip
+    data = {"template.yaml": json.dumps(big)}
+    with pytest.raises(Terminal, match="over CloudFormation's 51200 for a template sent inline"):
+        reconcile.load_source(work, parsed, read=lambda *_: data)

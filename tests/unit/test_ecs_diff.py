@@ -3,6 +3,7 @@ what changed."""
 
 from typing import Any
 
+import pydantic
 import pytest
 from gantry.core.errors import Terminal
 from gantry.ecs.diff import (
@@ -297,3 +298,33 @@ def test_unchanged_cluster_needs_no_call() -> None:
     assert plan_cluster(s, cluster, OWNER) == []
     cluster["settings"] = [{"name": "containerInsights", "value": "disabled"}]
     assert [op for op, _ in plan_cluster(s, cluster, OWNER)] == ["UpdateCluster"]
+
+
+def test_depends_on_must_name_another_container_of_the_task() -> None:
+    web = container(memory=256, dependsOn=[{"containerName": "proxy", "condition": "START"}])
+    with pytest.raises(Terminal, match="dependsOn names proxy, which is not another container"):
+        preflight(spec(web))
+    proxy = {**container(memory=128), "name": "proxy"}
+    preflight(spec(web, proxy))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "fragment"),
+    [
+        ([{"capacityProvider": "FARGATE", "weight": 0}], "needs a weight above 0"),
+        (
+            [
+                {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+                {"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 2},
+            ],
+            "only one capacity provider of a strategy may have a base",
+        ),
+    ],
+)
+def test_a_strategy_ecs_would_refuse_is_refused_when_the_spec_is_read(
+    strategy: list[dict[str, Any]], fragment: str
+) -> None:
+    with pytest.raises(pydantic.ValidationError, match=fragment):
+        spec(capacityProviderStrategy=strategy)
+    with pytest.raises(pydantic.ValidationError, match=fragment):
+        EcsClusterSpec.model_validate({"defaultCapacityProviderStrategy": strategy})

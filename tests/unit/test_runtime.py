@@ -77,3 +77,20 @@ def test_an_unexpected_error_leaves_a_condition_that_blames_gantry_not_the_spec(
     assert (synced["status"], synced["reason"]) == ("False", "InternalError")
     assert "AttributeError" in synced["message"]
     assert "secret-ish" not in synced["message"]
+
+
+def test_a_reserved_tag_key_is_refused_but_never_keeps_the_object_from_being_deleted() -> None:
+    spec = {"tags": {"aws:owner": "me", "team": "a"}}
+    body = {"metadata": {"name": "repo", "namespace": "team", "uid": "u3", "generation": 2},
+            "spec": spec}  # fmt: skip
+    patch = SimpleNamespace(status={})
+    run_reconcile(ECR_REPOSITORY, lambda *_: Result.ready("made"), body=body, patch=patch,
+                  logger=logging.getLogger())  # fmt: skip
+    stalled = next(c for c in patch.status["conditions"] if c["type"] == "Stalled")
+    assert stalled["reason"] == "InvalidSpec"
+    assert "tag keys starting with aws: are reserved for AWS: aws:owner" in stalled["message"]
+
+    seen: list[Any] = []
+    run_delete(ECR_REPOSITORY, lambda _, s: seen.append(s), body=body, patch=patch,
+               logger=logging.getLogger())  # fmt: skip
+    assert [s.tags for s in seen] == [spec["tags"]]  # the delete ran, with the spec as it is

@@ -7,7 +7,14 @@ from enum import StrEnum
 from pydantic import ConfigDict, Field
 
 from gantry.core.crd import KindInfo
-from gantry.core.models import DeletionPolicy, GantryModel, cel, immutable, validations
+from gantry.core.models import (
+    AwsTags,
+    DeletionPolicy,
+    GantryModel,
+    cel,
+    immutable,
+    validations,
+)
 
 ACCOUNT_PATTERN = r"^\d{12}$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d$"
@@ -183,7 +190,7 @@ class CdkBootstrapSpec(GantryModel):
     termination_protection: bool = Field(
         default=True, description="Protect the stacks against deletion."
     )
-    tags: dict[str, str] | None = Field(
+    tags: AwsTags = Field(
         default=None, description="Stack tags; CloudFormation copies them to the resources."
     )
     template: Template = Field(default_factory=Template, description="Which template.")

@@ -122,7 +122,19 @@ def load_source(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> So
             "InvalidTemplate",
             f"ConfigMap {ref.name}/{ref.key} is not a bootstrap template: {'; '.join(problems)}",
         )
-    return _source(template)
+    source = _source(template)
+    if len(source.body.encode()) > TEMPLATE_BODY_LIMIT:
+        raise Terminal(
+            "InvalidTemplate",
+            f"ConfigMap {ref.name}/{ref.key} is {len(source.body.encode())} bytes as JSON, over "
+            f"CloudFormation's {TEMPLATE_BODY_LIMIT} for a template sent inline; shorten it",
+        )
+    return source
+
+
+# CloudFormation's limit for TemplateBody; a larger template needs an S3 URL, which Gantry
+# does not use (the staging bucket it would go to is what the template creates).
+TEMPLATE_BODY_LIMIT = 51_200
 
 
 def _source(template: dict[str, Any]) -> Source:

@@ -8,9 +8,9 @@ so every field has one.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic.alias_generators import to_camel
 
 
@@ -28,6 +28,31 @@ class GantryModel(BaseModel):
     def to_api(self) -> dict[str, Any]:
         """The camelCase dict written to the API, without unset optional fields."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+# The context under which a spec is read to delete what it made. Checks that the CRD does
+# not also make (AwsTags, say) are skipped then: an object created before such a mistake was
+# written into its spec must still be deleted from AWS, not taken for one that made nothing.
+DELETING = {"deleting": True}
+
+
+def deleting(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("deleting"))
+
+
+def _aws_tag_keys(tags: dict[str, str] | None, info: ValidationInfo) -> dict[str, str] | None:
+    # Checked here (InvalidSpec before any AWS call) rather than by CEL: a rule over every
+    # key of an unbounded map would exceed the API server's cost budget.
+    if deleting(info):
+        return tags
+    reserved = sorted(k for k in tags or {} if k.lower().startswith("aws:"))
+    if reserved:
+        raise ValueError(f"tag keys starting with aws: are reserved for AWS: {', '.join(reserved)}")
+    return tags
+
+
+# A spec's `tags`: AWS refuses keys in its own aws: namespace on every resource Gantry tags.
+AwsTags = Annotated[dict[str, str] | None, AfterValidator(_aws_tag_keys)]
 
 
 class DeletionPolicy(StrEnum):
@@ -70,7 +95,8 @@ def immutable_name(field: str) -> dict[str, str]:
 
     return cel(
         f"{effective('self')} == {effective('oldSelf')}",
-        f"spec.{field} is immutable (unset, it is metadata.name); create a new object to change it",
+        f"spec.{field} is immutable (when unset it is metadata.name); create a new object to "
+        "change it",
         fieldPath=f".spec.{field}",
     )
 

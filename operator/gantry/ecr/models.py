@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, WithJsonSchema
 
 from gantry.core.crd import KindInfo
 from gantry.core.models import (
+    AwsTags,
     DeletionPolicy,
     GantryModel,
     cel,
@@ -253,7 +254,7 @@ class EcrRepositorySpec(GantryModel):
         default=None,
         description="Repository policy. Removing it deletes the policy only if Gantry set it.",
     )
-    tags: dict[str, str] | None = Field(
+    tags: AwsTags = Field(
         default=None, description="AWS tags; Gantry's ownership tags are always added."
     )
     tag_policy: TagPolicy = Field(

@@ -61,6 +61,7 @@ def preflight(spec: EcsServiceSpec) -> None:
         _check_fargate_size(template)
         _check_container_memory(template)
         _check_awsvpc_ports(template)
+        _check_depends_on(template)
     if rollout_deadlocks(spec):
         raise invalid(
             "deploymentConfiguration: maximumPercent and minimumHealthyPercent leave no room "
@@ -113,6 +114,17 @@ def _check_awsvpc_ports(template: TaskTemplate) -> None:
                     f"container {container.name}: hostPort {port.host_port} differs from "
                     f"containerPort {port.container_port}, which networkMode awsvpc does not "
                     "allow; leave hostPort out or make it equal"
+                )
+
+
+def _check_depends_on(template: TaskTemplate) -> None:
+    names = {container.name for container in template.containers}
+    for container in template.containers:
+        for dependency in container.depends_on or []:
+            if dependency.container_name not in names - {container.name}:
+                raise invalid(
+                    f"container {container.name}: dependsOn names {dependency.container_name}, "
+                    f"which is not another container of this task ({', '.join(sorted(names))})"
                 )
 
 

@@ -4,14 +4,17 @@ generated from here; `diff.py` re-checks what CEL cannot express (Fargate sizes)
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo
 
 from gantry.core.crd import KindInfo
 from gantry.core.models import (
+    AwsTags,
     DeletionPolicy,
     GantryModel,
     cel,
+    deleting,
     immutable_name,
     region_field,
     validations,
@@ -24,7 +27,7 @@ DEFAULT_DESIRED_COUNT = 1
 DEFAULT_MAX_PERCENT = 200
 DEFAULT_MIN_HEALTHY_PERCENT = 100
 
-Tags = dict[str, str] | None
+Tags = AwsTags
 
 
 def _tags_field() -> Tags:
@@ -59,6 +62,22 @@ class StrategyItem(GantryModel):
     base: int = Field(default=0, description="Tasks placed here first.", ge=0, le=100000)
 
 
+def _check_strategy(
+    items: list[StrategyItem] | None, info: ValidationInfo
+) -> list[StrategyItem] | None:
+    # ECS refuses these at CreateService or PutClusterCapacityProviders; a pydantic check
+    # reports them (InvalidSpec) before anything is registered or created.
+    if items and not deleting(info):
+        if sum(1 for item in items if item.base > 0) > 1:
+            raise ValueError("only one capacity provider of a strategy may have a base")
+        if not any(item.weight > 0 for item in items):
+            raise ValueError("at least one capacity provider of a strategy needs a weight above 0")
+    return items
+
+
+Strategy = Annotated[list[StrategyItem] | None, AfterValidator(_check_strategy)]
+
+
 class ServiceConnectDefaults(GantryModel):
     namespace: str = Field(description="Cloud Map namespace name or ARN.", min_length=1)
 
@@ -78,7 +97,7 @@ class EcsClusterSpec(GantryModel):
     capacity_providers: list[FargateProvider] | None = Field(
         default=None, description="Capacity providers of the cluster.", max_length=2
     )
-    default_capacity_provider_strategy: list[StrategyItem] | None = Field(
+    default_capacity_provider_strategy: Strategy = Field(
         default=None,
         description="Strategy for services that set neither launchType nor their own strategy.",
         max_length=6,
@@ -462,7 +481,7 @@ class EcsServiceSpec(GantryModel):
     launch_type: LaunchType | None = Field(
         default=None, description="EC2, FARGATE or EXTERNAL. Cannot change in place."
     )
-    capacity_provider_strategy: list[StrategyItem] | None = Field(
+    capacity_provider_strategy: Strategy = Field(
         default=None,
         description="Capacity providers (instead of launchType); unset inherits the cluster's.",
         max_length=6,
