@@ -135,8 +135,8 @@ def run_demo(cp: ControlPlane, operator: OperatorProcess, env: dict[str, str]) -
     print(cp.kubectl("apply", "-n", NAMESPACE, "-f", str(ROOT / "examples")).stdout)
     say("waiting for every object to be Ready")
     ok = wait_until_ready(cp)
-    say("kubectl get gantry -n demo -o wide")
-    print(cp.kubectl("get", "gantry", "-n", NAMESPACE, "-o", "wide").stdout)
+    say("kubectl get gantry -n demo")
+    print(cp.kubectl("get", "gantry", "-n", NAMESPACE).stdout)
     say("what now exists in the emulated AWS account")
     aws_inventory(env)
     if not ok:
