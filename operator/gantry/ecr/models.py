@@ -59,6 +59,17 @@ class Adoption(StrEnum):
 class Encryption(GantryModel):
     """Encryption at rest. ECR accepts it only when the repository is created."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.kmsKey) || (has(self.type) && self.type != 'AES256')",
+                "kmsKey applies to type KMS or KMS_DSSE only; remove it, or set one of those "
+                "types (AES256, the default, uses keys S3 manages)",
+                fieldPath=".kmsKey",
+            )
+        )
+    )
+
     type: EncryptionType = Field(
         default=EncryptionType.AES256,
         description="AES256 (S3-managed keys), KMS or KMS_DSSE (AWS KMS keys).",
