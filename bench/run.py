@@ -14,6 +14,7 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,33 +37,39 @@ def machine() -> dict[str, Any]:
     }
 
 
+def measure(results: dict[str, Any], key: str, title: str, figure: Callable[[], Any]) -> None:
+    """Run one benchmark, keep its figures under `key` and print them as they come."""
+    print(f"{title} ...", flush=True)
+    results[key] = figure()
+    print(results[key], flush=True)
+
+
 def run(objects: int, latency_count: int, window: float) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine()}
     with (
         tempfile.TemporaryDirectory(prefix="gantry-bench-") as tmp,
         bench_stack(Path(tmp), {"GANTRY_CLUSTER_ID": "bench"}, MOTO_ENV) as stack,
     ):
-        print("latency ...", flush=True)
-        results["latency"] = ecr.latency(stack, latency_count)
-        print(results["latency"], flush=True)
-        print("scale ...", flush=True)
-        results["scale"] = ecr.scale(stack, objects)
-        print(results["scale"], flush=True)
-        print("restart ...", flush=True)
-        results["restart"] = ecr.restart(stack, objects + latency_count)
-        print(results["restart"], flush=True)
+        measure(results, "latency", "latency", lambda: ecr.latency(stack, latency_count))
+        measure(results, "scale", "scale", lambda: ecr.scale(stack, objects))
+        everything = objects + latency_count
+        measure(results, "restart", "restart", lambda: ecr.restart(stack, everything))
         if window <= 0:
             return results
-        print("steady state ...", flush=True)
         stack.env.update(
             GANTRY_DRIFT_INTERVAL=str(600 / SCALE),
             GANTRY_FULL_CHECK_INTERVAL=str(7200 / SCALE),
         )
         stack.restart_operator()
-        results["steady"] = ecr.steady(stack, objects + latency_count, SCALE, window)
-        print(results["steady"], flush=True)
-        results["detection"] = ecr.detection(stack, "bench-scale", "obj-7", SCALE)
-        print(results["detection"], flush=True)
+        measure(
+            results, "steady", "steady state", lambda: ecr.steady(stack, everything, SCALE, window)
+        )
+        measure(
+            results,
+            "detection",
+            "drift detection",
+            lambda: ecr.detection(stack, "bench-scale", "obj-7", SCALE),
+        )
     return results
 
 
@@ -72,15 +79,21 @@ def run_ecs(services: int, changes: int) -> dict[str, Any]:
         tempfile.TemporaryDirectory(prefix="gantry-bench-ecs-") as tmp,
         bench_stack(Path(tmp), {"GANTRY_CLUSTER_ID": "bench"}, MOTO_ENV) as stack,
     ):
-        print("ecs: image changes ...", flush=True)
-        results["image_change"] = ecs.image_change(stack, changes)
-        print(results["image_change"], flush=True)
-        print("ecs: service and cluster applied together, to Ready ...", flush=True)
-        results["apply_to_ready"] = ecs.apply_to_ready(stack, services)
-        print(results["apply_to_ready"], flush=True)
-        print("ecs: service on a Ready cluster, to Ready ...", flush=True)
-        results["service_to_ready"] = ecs.apply_to_ready(stack, services, cluster_first=True)
-        print(results["service_to_ready"], flush=True)
+        measure(
+            results, "image_change", "ecs: image changes", lambda: ecs.image_change(stack, changes)
+        )
+        measure(
+            results,
+            "apply_to_ready",
+            "ecs: service and cluster applied together, to Ready",
+            lambda: ecs.apply_to_ready(stack, services),
+        )
+        measure(
+            results,
+            "service_to_ready",
+            "ecs: service on a Ready cluster, to Ready",
+            lambda: ecs.apply_to_ready(stack, services, cluster_first=True),
+        )
     return results
 
 

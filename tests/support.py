@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -44,6 +45,16 @@ class Stack:
     cp: ControlPlane
     moto: MotoServer
     operator: OperatorProcess
+
+    @contextlib.contextmanager
+    def operator_stopped(self) -> Iterator[None]:
+        """The session's operator stopped, for a module that runs operators of its own; it
+        is started again afterwards."""
+        self.operator.stop()
+        try:
+            yield
+        finally:
+            self.operator.start()
 
     def aws(self, service: str, region: str = "us-east-1") -> Any:
         env = self.moto.client_env()

@@ -30,11 +30,10 @@ FIGURES: dict[str, Any] = {}
 
 @pytest.fixture(scope="module", autouse=True)
 def own_operators(stack: Stack) -> Iterator[None]:
-    stack.operator.stop()
     try:
-        yield
+        with stack.operator_stopped():
+            yield
     finally:
-        stack.operator.start()
         print("\nreliability figures:", json.dumps(FIGURES, indent=1))
 
 

@@ -31,12 +31,11 @@ PEERING_KINDS = {
 
 @pytest.fixture(scope="module", autouse=True)
 def replicas_only(stack: Stack) -> Iterator[None]:
-    stack.operator.stop()
-    try:
-        yield
-    finally:
-        stack.cp.kubectl("apply", "--server-side", "-f", str(ROOT / "deploy/base/rbac.yaml"))
-        stack.operator.start()
+    with stack.operator_stopped():
+        try:
+            yield
+        finally:
+            stack.cp.kubectl("apply", "--server-side", "-f", str(ROOT / "deploy/base/rbac.yaml"))
 
 
 def install_peering(stack: Stack, helm: str, *values: str) -> None:

@@ -123,10 +123,11 @@ def load_source(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> So
             f"ConfigMap {ref.name}/{ref.key} is not a bootstrap template: {'; '.join(problems)}",
         )
     source = _source(template)
-    if len(source.body.encode()) > TEMPLATE_BODY_LIMIT:
+    size = len(source.body.encode())
+    if size > TEMPLATE_BODY_LIMIT:
         raise Terminal(
             "InvalidTemplate",
-            f"ConfigMap {ref.name}/{ref.key} is {len(source.body.encode())} bytes as JSON, over "
+            f"ConfigMap {ref.name}/{ref.key} is {size} bytes as JSON, over "
             f"CloudFormation's {TEMPLATE_BODY_LIMIT} for a template sent inline; shorten it",
         )
     return source
@@ -157,8 +158,8 @@ def reconcile(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Resu
     if isinstance(source, Result):
         return source
     account = aws.account_id(work.client("sts"))
-    previous = {r.get("region"): r for r in work.status.get("regions") or []}
-    retiring = [str(n) for n in previous if n not in spec.regions]
+    previous = _recorded(work)
+    retiring = _removed(spec, previous)
     statuses: dict[str, dict[str, Any]] = {}
 
     def record() -> None:
@@ -183,6 +184,17 @@ def reconcile(work: Pass, spec: CdkBootstrapSpec, read: ConfigMapReader) -> Resu
         if left is not None:
             results.append(left)
     return _summary(work, spec, source, account, results)
+
+
+def _recorded(work: Pass) -> dict[Any, dict[str, Any]]:
+    """Each region's status from the last pass, by region."""
+    return {r.get("region"): r for r in work.status.get("regions") or []}
+
+
+def _removed(spec: CdkBootstrapSpec, previous: dict[Any, dict[str, Any]]) -> list[str]:
+    """Regions in status that the spec no longer lists: removed, their stacks maybe still
+    being deleted."""
+    return [str(n) for n in previous if n not in spec.regions]
 
 
 def _stored(value: Any) -> Any:
@@ -642,8 +654,8 @@ def delete(work: Pass, spec: CdkBootstrapSpec) -> Result | None:
     if spec.deletion_policy == DeletionPolicy.RETAIN:
         work.logger.info("deletionPolicy Retain: stacks %s left in AWS", spec.stack_name)
         return None
-    previous = {r.get("region"): r for r in work.status.get("regions") or []}
-    regions = [*spec.regions, *(str(n) for n in previous if n not in spec.regions)]
+    previous = _recorded(work)
+    regions = [*spec.regions, *_removed(spec, previous)]
     left: list[dict[str, Any]] = []  # the regions still to finish, as status shows them
     waiting, failed = [], []
     for name in regions:

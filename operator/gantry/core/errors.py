@@ -125,7 +125,7 @@ def classify(exc: BaseException, service: str) -> GantryError:
     if isinstance(exc, ResponseParserError):
         # An HTML page or other non-AWS body, typically a 5xx from a proxy or an emulator
         # that does not implement the operation. Never a crash; retried with backoff.
-        return Retryable("UnparsableResponse", _first_line(str(exc)))
+        return Retryable("UnparsableResponse", first_line(str(exc)))
     if isinstance(exc, EndpointConnectionError | BotoConnectionError | ReadTimeoutError):
         return Retryable("ConnectionError", str(exc))
     if isinstance(exc, NoCredentialsError):
@@ -165,8 +165,9 @@ def _from_client_error(exc: ClientError, service: str) -> GantryError:
     return cls(code, message, operation)
 
 
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0][:300] if text.strip() else "unparsable response"
+def first_line(text: str, limit: int = 300) -> str:
+    """The first line of an error text, bounded, for a condition message."""
+    return text.strip().splitlines()[0][:limit] if text.strip() else "unparsable response"
 
 
 @contextlib.contextmanager

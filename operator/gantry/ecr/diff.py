@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from gantry.core.errors import Terminal
+from gantry.core.errors import Terminal, first_line
 from gantry.core.ownership import is_ownership_tag
 from gantry.core.policy import canonical_policy, check_policy, dumps
 from gantry.ecr.models import (
@@ -71,10 +71,6 @@ def invalid(message: str) -> Terminal:
     return Terminal("InvalidSpec", message)
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
 _WHOLE = re.compile(r"[0-9]{1,9}", re.ASCII)  # str.isdigit() also takes "²", which int() refuses
 
 
@@ -86,7 +82,8 @@ def canonical_lifecycle(document: str | dict[str, Any]) -> dict[str, Any]:
     try:
         data = json.loads(document) if isinstance(document, str) else document
     except (ValueError, RecursionError) as exc:  # a JSONDecodeError, a huge number, nesting
-        raise invalid(f"lifecyclePolicy.json is not valid JSON: {_first_line(exc)}") from exc
+        what = first_line(str(exc), 200)
+        raise invalid(f"lifecyclePolicy.json is not valid JSON: {what}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise invalid("lifecyclePolicy.json must be an object with a rules list")
     rules = [_canonical_rule(rule) for rule in data["rules"]]
@@ -208,7 +205,7 @@ def desired_repository_policy(spec: EcrRepositorySpec) -> dict[str, Any] | None:
         check_policy(policy)
         return policy
     except (ValueError, TypeError, RecursionError) as exc:
-        what = _first_line(exc)
+        what = first_line(str(exc), 200)
         raise invalid(f"repositoryPolicy is not a valid policy document: {what}") from exc
 
 
